@@ -1,0 +1,1 @@
+"""The CLI layer: Typer commands, option parsing, all rich output, exit codes."""

@@ -1,0 +1,71 @@
+"""Everything the CLI prints goes through here: data to stdout (table/json/yaml), messages to stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from enum import Enum
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+def _no_color() -> bool:
+    return bool(os.environ.get("NO_COLOR"))
+
+
+# Rich also reads NO_COLOR itself; passing it explicitly keeps behaviour obvious in tests.
+out = Console(no_color=_no_color(), soft_wrap=True)
+err = Console(stderr=True, no_color=_no_color(), soft_wrap=True)
+
+
+def reset_consoles() -> None:
+    """Rebind consoles to the current sys.stdout/sys.stderr (Typer's test runner swaps them)."""
+    global out, err
+    out = Console(file=sys.stdout, no_color=_no_color(), soft_wrap=True)
+    err = Console(file=sys.stderr, no_color=_no_color(), soft_wrap=True)
+
+
+def emit_data(data: Any, fmt: OutputFormat, table: Callable[[], Table] | None = None) -> None:
+    """Print ``data`` as JSON/YAML to stdout, or the rich ``table`` when fmt is table."""
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    elif fmt is OutputFormat.yaml:
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+    elif table is not None:
+        out.print(table())
+    else:
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def simple_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    t = Table(title=title, header_style="bold", show_lines=False)
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    return t
+
+
+def error(message: str, *, hint: str | None = None, details: Sequence[str] = ()) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    for d in details:
+        err.print(f"  {d}", highlight=False, markup=False)
+    if hint:
+        err.print(f"[yellow]hint:[/] {hint}", highlight=False)
+
+
+def info(message: str) -> None:
+    err.print(message, highlight=False)

@@ -1,0 +1,1 @@
+"""One module per component; each exposes a ``COMPONENT`` satisfying components.base.Component."""

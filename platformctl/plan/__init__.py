@@ -1,0 +1,1 @@
+"""The platform spec (config + version lock) and the component DAG."""
