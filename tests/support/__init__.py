@@ -1,0 +1,1 @@
+"""Shared test helpers (real binaries, fake API server, local HTTP servers)."""
