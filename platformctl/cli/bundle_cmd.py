@@ -1,0 +1,123 @@
+"""`platformctl bundle DIR [--verify]`: create or check an offline bundle of every pinned manifest."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from platformctl.cli import output
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from platformctl.reporting import Event
+    from platformctl.usecases.bundle import BundleReport
+
+
+class StderrReporter:
+    """Plain progress lines on stderr (downloads, retries, failures); data stays on stdout."""
+
+    def __init__(self, *, quiet_finish: bool = False) -> None:
+        self._lock = threading.Lock()
+        self._last_pct: dict[str, int] = {}
+        self.quiet_finish = quiet_finish
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            if event.kind == "start":
+                output.info(f"→ {event.step}: {event.message}")
+            elif event.kind == "finish" and not self.quiet_finish:
+                output.info(f"✓ {event.step}: {event.message}")
+            elif event.kind == "fail":
+                output.info(f"✗ {event.step}: {event.message}")
+            elif event.kind == "log":
+                output.info(f"  {event.step}: {event.message}")
+            elif event.kind == "progress" and event.total:
+                pct = event.done * 100 // event.total
+                # One line per 25% keeps logs readable without a live bar.
+                if pct // 25 > self._last_pct.get(event.step, -1) // 25 or pct == 100:
+                    self._last_pct[event.step] = pct
+                    output.info(f"  {event.step}: {pct}% of {event.total} bytes")
+
+
+def _table(report: BundleReport) -> Table:
+    rows = [
+        (f.path, f.status, "" if f.actual_size is None else f.actual_size, f.message) for f in report.files
+    ]
+    table = output.simple_table(f"bundle {report.directory}", ["file", "status", "bytes", "detail"], rows)
+    table.columns[0].overflow = "fold"  # never cut a path: users copy them
+    table.columns[0].no_wrap = True
+    return table
+
+
+def bundle(
+    directory: Annotated[
+        Path, typer.Argument(help="Bundle directory (layout <component>/<version>/<file>).")
+    ],
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Check an existing bundle instead of creating one.")
+    ] = False,
+    component: Annotated[
+        list[str] | None, typer.Option("--component", "-c", help="Only this component (repeatable).")
+    ] = None,
+    manifests_dir: Annotated[
+        Path | None,
+        typer.Option("--manifests-dir", help="Copy from this (verified) bundle instead of downloading."),
+    ] = None,
+    mirror: Annotated[
+        str | None,
+        typer.Option(
+            "--mirror",
+            envvar="PLATFORMCTL_MIRROR",
+            help="Download from <URL>/<component>/<version>/<file> instead of the upstream URLs.",
+        ),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", envvar="PLATFORMCTL_CACHE_DIR", help="Download cache.")
+    ] = None,
+    no_download: Annotated[
+        bool, typer.Option("--no-download", help="Use only --manifests-dir and the cache.")
+    ] = False,
+    fmt: Annotated[output.OutputFormat, typer.Option("-o", "--output", help="table|json|yaml")] = (
+        output.OutputFormat.table
+    ),
+) -> None:
+    """Download every pinned manifest into DIR (verified), or check DIR with --verify."""
+    from platformctl.errors import IntegrityError
+    from platformctl.usecases.bundle import create_bundle, verify_bundle
+
+    output.reset_consoles()
+    reporter = StderrReporter(quiet_finish=True)
+    if verify:
+        report = verify_bundle(directory, components=component or None, reporter=reporter)
+    else:
+        report = create_bundle(
+            directory,
+            components=component or None,
+            source_dir=manifests_dir,
+            cache_dir=cache_dir,
+            mirror=mirror,
+            allow_download=not no_download,
+            reporter=reporter,
+        )
+    output.emit_data(report.to_dict(), fmt, lambda: _table(report))
+    if not report.ok:
+        bad = report.bad
+        raise IntegrityError(
+            f"{len(bad)} of {len(report.files)} bundle files are bad in {directory}",
+            details=[f"{f.path}: {f.status}: {f.message}" for f in bad],
+            hint=(
+                f"re-create it with `platformctl bundle {directory}` on a connected machine"
+                if verify
+                else "fix the network/mirror and run the same command again; good files are kept"
+            ),
+        )
+    what = "verified" if verify else "ready"
+    output.info(f"bundle {directory}: {len(report.files)} files {what}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bundle")(bundle)

@@ -1,0 +1,205 @@
+"""Offline bundles: every pinned file of manifests/lock.yaml in ``<component>/<version>/<file>`` layout.
+
+``create_bundle`` fills a directory (from a source bundle, the cache or the pinned URLs, all verified);
+``verify_bundle`` checks one: each file present, size and sha256 equal to the pin. The layout is the one
+``--manifests-dir`` reads, so a verified bundle makes ``up`` work without network access.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from platformctl import reporting
+from platformctl.drivers.sources import SourceResolver, sha256_file
+from platformctl.errors import IntegrityError, SourceError, UsageError
+from platformctl.plan.lock import PinnedFile, VersionLock, load_lock
+from platformctl.reporting import NullReporter, Reporter
+
+FileStatus = Literal["ok", "added", "missing", "size-mismatch", "sha256-mismatch", "error"]
+GOOD: frozenset[str] = frozenset({"ok", "added"})
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    component: str
+    path: str
+    status: FileStatus
+    expected_size: int
+    expected_sha256: str
+    actual_size: int | None = None
+    actual_sha256: str | None = None
+    message: str = ""
+
+    @property
+    def good(self) -> bool:
+        return self.status in GOOD
+
+
+@dataclass
+class BundleReport:
+    directory: Path
+    files: list[BundleFile] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(f.good for f in self.files)
+
+    @property
+    def bad(self) -> list[BundleFile]:
+        return [f for f in self.files if not f.good]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "directory": str(self.directory),
+            "ok": self.ok,
+            "files": [asdict(f) for f in self.files],
+        }
+
+
+def check_file(directory: Path, component: str, pinned: PinnedFile) -> BundleFile:
+    """One file of a bundle against its pin: present, size, sha256."""
+    path = directory / pinned.path
+    base = {
+        "component": component,
+        "path": pinned.path,
+        "expected_size": pinned.size,
+        "expected_sha256": pinned.sha256,
+    }
+    if not path.is_file():
+        return BundleFile(status="missing", message=f"{path} does not exist", **base)  # type: ignore[arg-type]
+    size = path.stat().st_size
+    digest = sha256_file(path)
+    if size != pinned.size:
+        return BundleFile(
+            status="size-mismatch",
+            actual_size=size,
+            actual_sha256=digest,
+            message=f"{size} bytes, pinned {pinned.size}",
+            **base,  # type: ignore[arg-type]
+        )
+    if digest != pinned.sha256:
+        return BundleFile(
+            status="sha256-mismatch",
+            actual_size=size,
+            actual_sha256=digest,
+            message=f"sha256 {digest}, pinned {pinned.sha256}",
+            **base,  # type: ignore[arg-type]
+        )
+    return BundleFile(status="ok", actual_size=size, actual_sha256=digest, **base)  # type: ignore[arg-type]
+
+
+def _selected(lock: VersionLock, components: list[str] | None) -> list[tuple[str, PinnedFile]]:
+    files = lock.all_files()
+    if not components:
+        return files
+    unknown = sorted(set(components) - set(lock.components))
+    if unknown:
+        raise UsageError(
+            f"--component {unknown[0]!r}: not in the version lock; "
+            f"pinned: {', '.join(sorted(lock.components))}"
+        )
+    return [(c, f) for c, f in files if c in components]
+
+
+def verify_bundle(
+    directory: Path,
+    *,
+    lock: VersionLock | None = None,
+    components: list[str] | None = None,
+    reporter: Reporter | None = None,
+) -> BundleReport:
+    """Check every pinned file in ``directory``. Never raises for bad files: see ``report.bad``."""
+    if not directory.is_dir():
+        raise UsageError(f"bundle directory {directory} does not exist or is not a directory")
+    rep = reporter or NullReporter()
+    report = BundleReport(directory=directory)
+    for component, pinned in _selected(lock or load_lock(), components):
+        step = f"verify {pinned.path}"
+        result = check_file(directory, component, pinned)
+        report.files.append(result)
+        if result.good:
+            reporting.finish(rep, step, "ok")
+        else:
+            reporting.fail(rep, step, f"{result.status}: {result.message}")
+    return report
+
+
+def create_bundle(
+    directory: Path,
+    *,
+    lock: VersionLock | None = None,
+    components: list[str] | None = None,
+    source_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    mirror: str | None = None,
+    allow_download: bool = True,
+    reporter: Reporter | None = None,
+) -> BundleReport:
+    """Fill ``directory`` with every pinned file, verified; files already there and correct are kept.
+
+    A file that cannot be obtained or fails verification is reported (status ``error``) and the rest
+    are still fetched, so one run shows everything that is wrong.
+    """
+    rep = reporter or NullReporter()
+    lk = lock or load_lock()
+    resolver = SourceResolver(
+        lk,
+        manifests_dir=source_dir,
+        cache_dir=cache_dir,
+        allow_download=allow_download,
+        reporter=rep,
+        base_url_override=mirror,
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    report = BundleReport(directory=directory)
+    for component, pinned in _selected(lk, components):
+        existing = check_file(directory, component, pinned)
+        if existing.good:
+            report.files.append(existing)
+            continue
+        try:
+            src = resolver.fetch(pinned)
+            dest = directory / pinned.path
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
+            os.close(fd)
+            tmp = Path(tmp_name)
+            try:
+                shutil.copyfile(src, tmp)
+                os.replace(tmp, dest)
+            finally:
+                tmp.unlink(missing_ok=True)
+            # Re-check the copy itself: the bundle must hold exactly the pinned bytes.
+            final = check_file(directory, component, pinned)
+            report.files.append(final if not final.good else _as_added(final))
+        except (IntegrityError, SourceError) as exc:
+            report.files.append(
+                BundleFile(
+                    component=component,
+                    path=pinned.path,
+                    status="error",
+                    expected_size=pinned.size,
+                    expected_sha256=pinned.sha256,
+                    message=exc.message,
+                )
+            )
+            reporting.fail(rep, f"bundle {pinned.path}", exc.message)
+    _write_sums(directory, report)
+    return report
+
+
+def _as_added(f: BundleFile) -> BundleFile:
+    return BundleFile(**{**asdict(f), "status": "added"})
+
+
+def _write_sums(directory: Path, report: BundleReport) -> None:
+    """SHA256SUMS beside the files, so `sha256sum -c SHA256SUMS` works without platformctl."""
+    lines = [
+        f"{f.expected_sha256}  ./{f.path}\n" for f in sorted(report.files, key=lambda f: f.path) if f.good
+    ]
+    (directory / "SHA256SUMS").write_text("".join(lines), encoding="utf-8")

@@ -1,0 +1,170 @@
+"""`platformctl bundle`: create from a mirror/bundle, verify the real upstream dir, fail on tampering."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from platformctl.cli.app import main
+from platformctl.plan.lock import load_lock
+from tests.support.httpserver import LocalHTTPServer
+
+
+@dataclass
+class Ran:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run(args: list[str]) -> Ran:
+    """The console entry point (main: error → exit-code mapping) with captured streams."""
+    with CliRunner().isolation() as (out, err, _):
+        code = 0
+        try:
+            main(args)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+@pytest.fixture
+def upstream_dir() -> Path:
+    d = os.environ.get("PLATFORMCTL_UPSTREAM_DIR")
+    if not d:
+        pytest.skip("PLATFORMCTL_UPSTREAM_DIR unset")
+    return Path(d)
+
+
+def test_verify_real_upstream_passes(upstream_dir: Path) -> None:
+    res = run(["bundle", str(upstream_dir), "--verify", "-o", "json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["ok"] is True
+    assert len(data["files"]) == len(load_lock().all_files())
+    assert {f["status"] for f in data["files"]} == {"ok"}
+
+
+def test_verify_tampered_copy_fails_naming_the_file(upstream_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(upstream_dir, copy)
+    target = copy / "knative/1.15.2/serving-hpa.yaml"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit, same size
+    target.write_bytes(bytes(data))
+    (copy / "dapr/v1.15.14/crds/resiliency.yaml").unlink()
+    res = run(["bundle", str(copy), "--verify", "-o", "json"])
+    assert res.exit_code == 3
+    report = json.loads(res.stdout)
+    bad = {f["path"]: f["status"] for f in report["files"] if f["status"] != "ok"}
+    assert bad == {
+        "knative/1.15.2/serving-hpa.yaml": "sha256-mismatch",
+        "dapr/v1.15.14/crds/resiliency.yaml": "missing",
+    }
+    assert "2 of" in res.stderr and "serving-hpa.yaml" in res.stderr
+
+
+def test_verify_missing_dir_is_usage_error(tmp_path: Path) -> None:
+    res = run(["bundle", str(tmp_path / "nope"), "--verify"])
+    assert res.exit_code == 2
+
+
+def test_create_from_mirror_then_verify(upstream_dir: Path, tmp_path: Path) -> None:
+    lock = load_lock()
+    with LocalHTTPServer() as srv:
+        for _, f in lock.all_files():
+            srv.add("/m/" + f.path, (upstream_dir / f.path).read_bytes())
+        out = tmp_path / "b"
+        res = run(
+            [
+                "bundle",
+                str(out),
+                "--mirror",
+                srv.url("/m"),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "-o",
+                "json",
+            ],
+        )
+        assert res.exit_code == 0, res.output
+        assert {f["status"] for f in json.loads(res.stdout)["files"]} == {"added"}
+        first = len(srv.requests)
+        assert first == len(lock.all_files())
+        # Second run: everything already present and verified, no request.
+        res2 = run(["bundle", str(out), "--mirror", srv.url("/m"), "-o", "json"])
+        assert res2.exit_code == 0
+        assert {f["status"] for f in json.loads(res2.stdout)["files"]} == {"ok"}
+        assert len(srv.requests) == first
+    assert run(["bundle", str(out), "--verify"]).exit_code == 0
+    sums = (out / "SHA256SUMS").read_text()
+    assert f"{lock.all_files()[0][1].sha256}  ./{lock.all_files()[0][1].path}" in sums
+
+
+def test_create_reports_tampered_mirror_file(upstream_dir: Path, tmp_path: Path) -> None:
+    lock = load_lock()
+    _, rel = lock.release("dapr")
+    with LocalHTTPServer() as srv:
+        for f in rel.files:
+            srv.add(
+                "/m/" + f.path, (upstream_dir / f.path).read_bytes(), tamper=f.filename == "components.yaml"
+            )
+        res = run(
+            [
+                "bundle",
+                str(tmp_path / "b"),
+                "-c",
+                "dapr",
+                "--mirror",
+                srv.url("/m"),
+                "--cache-dir",
+                str(tmp_path / "c"),
+            ],
+        )
+    assert res.exit_code == 3
+    assert "sha256 mismatch" in res.stderr and "components.yaml" in res.stderr
+    assert not (tmp_path / "b/dapr/v1.15.14/crds/components.yaml").exists()
+    assert (tmp_path / "b/dapr/v1.15.14/crds/subscription.yaml").is_file()
+
+
+def test_create_offline_from_source_bundle(upstream_dir: Path, tmp_path: Path) -> None:
+    res = run(
+        [
+            "bundle",
+            str(tmp_path / "b"),
+            "-c",
+            "istio",
+            "--manifests-dir",
+            str(upstream_dir),
+            "--no-download",
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "b/istio/1.27.1/crd-all.gen.yaml").read_bytes() == (
+        upstream_dir / "istio/1.27.1/crd-all.gen.yaml"
+    ).read_bytes()
+
+
+def test_no_download_without_source_fails_with_hint(tmp_path: Path) -> None:
+    res = run(
+        ["bundle", str(tmp_path / "b"), "-c", "istio", "--no-download", "--cache-dir", str(tmp_path / "c")]
+    )
+    assert res.exit_code == 3
+    assert "downloads are disabled" in res.stderr
+
+
+def test_unknown_component_is_usage_error(tmp_path: Path) -> None:
+    res = run(["bundle", str(tmp_path), "--verify", "-c", "nope"])
+    assert res.exit_code == 2
