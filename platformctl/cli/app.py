@@ -29,7 +29,7 @@ app = typer.Typer(
 )
 
 # Command modules, each exposing ``register(app)``. A command is listed only when it really works.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("bundle_cmd", "config_cmd", "versions_cmd")
 
 
 def _version(value: bool) -> None:
@@ -47,7 +47,12 @@ def root(
     context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context to use.")] = None,
     config: Annotated[
         Path | None,
-        typer.Option("-f", "--config", help="Platform spec file (default: ./platform.yaml if present)."),
+        typer.Option(
+            "-f",
+            "--config",
+            envvar="PLATFORMCTL_CONFIG",
+            help="Platform spec file (default: ./platform.yaml if present).",
+        ),
     ] = None,
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Show tracebacks and debug detail.")
@@ -70,6 +75,8 @@ _register()
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app and map exceptions to documented exit codes."""
     verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
+    # Re-bind the consoles to this process's streams and NO_COLOR (the test runner swaps both).
+    output.reset_consoles()
     try:
         rc = app(args=argv, standalone_mode=False)
     except PlatformError as exc:

@@ -77,7 +77,8 @@ class ClusterSpec(_Model):
     @model_validator(mode="after")
     def _ports_differ(self) -> ClusterSpec:
         if self.http_port == self.https_port:
-            raise ValueError("http_port and https_port must differ")
+            # "<field>: ..." lets the loader name the field (cluster.https_port) in its one-line error.
+            raise ValueError(f"https_port: must differ from http_port ({self.http_port})")
         return self
 
 

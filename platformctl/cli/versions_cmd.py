@@ -1,0 +1,65 @@
+"""``platformctl versions``: the pinned platform (kind, node image, Kubernetes, tools, components, files)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from platformctl.cli import output
+from platformctl.cli.common import OutputFormat, OutputOption, SetOption, load_spec_from_ctx
+
+
+def versions(
+    ctx: typer.Context,
+    fmt: OutputOption = OutputFormat.table,
+    all_versions: Annotated[
+        bool, typer.Option("--all", help="List every version the lock pins, not only the selected ones.")
+    ] = False,
+    sets: SetOption = None,
+) -> None:
+    """Show pinned versions: kind + node image, Kubernetes, tools, and per component its chart and every
+    pinned file with URL and sha256 (selected by platform.yaml, else the lock's defaults)."""
+    from platformctl.usecases.versions import versions_report
+
+    report = versions_report(load_spec_from_ctx(ctx, sets=sets), all_versions=all_versions)
+
+    if fmt is not OutputFormat.table:
+        output.emit_data(report.to_dict(), fmt)
+        return
+    platform = output.simple_table(
+        "Platform",
+        ["item", "version"],
+        [
+            ("kubernetes", report.kubernetes),
+            ("kind", report.kind),
+            ("node image", report.node_image),
+            *((f"tool {name}", ver) for name, ver in report.tools.items()),
+        ],
+    )
+    comps = output.simple_table(
+        "Components",
+        ["component", "version", "enabled", "chart repo", "chart version", "charts"],
+        [
+            (
+                c.name,
+                c.version + (" (default)" if c.default else ""),
+                "yes" if c.enabled else "no",
+                c.chart.repo if c.chart else "",
+                c.chart.version if c.chart else "",
+                ", ".join(c.chart.names) if c.chart else "",
+            )
+            for c in report.components
+        ],
+    )
+    files = output.simple_table(
+        "Pinned files",
+        ["component", "version", "file", "url", "sha256"],
+        [(name, f.version, f.path, f.url, f.sha256) for name, f in report.files()],
+    )
+    for table in (platform, comps, files):
+        output.out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("versions")(versions)

@@ -1,0 +1,402 @@
+"""Load the effective PlatformSpec: defaults < platform.yaml (or -f) < PLATFORMCTL_* env < flag overrides.
+
+Every value remembers where it came from, so a validation failure is reported as ONE line naming the
+source (file, environment variable or flag), the field path, the bad value and what is allowed:
+
+    platform.yaml: cluster.http_port: 70000: input should be less than or equal to 65535
+
+Environment variables (see docs/configuration.md): ``PLATFORMCTL_<FIELD>`` with ``__`` between nesting
+levels, case-insensitive, e.g. ``PLATFORMCTL_DOMAIN``, ``PLATFORMCTL_CLUSTER__NAME``,
+``PLATFORMCTL_COMPONENTS__CERT_MANAGER__ENABLED=false`` ('_' in a component name stands for '-').
+Only variables whose first segment is a top-level spec field are read, so unrelated settings such as
+PLATFORMCTL_UPSTREAM_DIR never collide with the spec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from platformctl.errors import ConfigError
+from platformctl.plan.lock import VersionLock, load_lock
+from platformctl.plan.spec import COMPONENTS, ComponentSpec, PlatformSpec
+
+ENV_PREFIX = "PLATFORMCTL_"
+DEFAULT_FILE = "platform.yaml"
+DEFAULTS_SOURCE = "defaults"
+
+Path_ = tuple[str, ...]
+
+
+@dataclass
+class LoadedSpec:
+    """The validated spec plus, for every field path set by a layer, the layer that set it."""
+
+    spec: PlatformSpec
+    sources: dict[Path_, str] = field(default_factory=dict)
+    config_file: Path | None = None
+
+    def source_of(self, path: Path_) -> str:
+        """The source of the value at ``path`` (the nearest set ancestor), else "defaults"."""
+        for n in range(len(path), 0, -1):
+            if path[:n] in self.sources:
+                return self.sources[path[:n]]
+        return DEFAULTS_SOURCE
+
+
+# --------------------------------------------------------------------------------------- helpers
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """A bounded, single-line rendering of a user value for error messages."""
+    try:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    return ".".join(str(p) for p in path) if path else "(document)"
+
+
+def _model_fields(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+def _model_at(path: Sequence[str | int]) -> type[BaseModel] | None:
+    """The pydantic model that validates the mapping at ``path`` (None when it is not a model)."""
+    model: type[BaseModel] = PlatformSpec
+    i = 0
+    while i < len(path):
+        part = path[i]
+        if model is PlatformSpec and part == "components":
+            if i + 1 >= len(path):
+                return None  # the components mapping itself: keys are component names
+            model = ComponentSpec
+            i += 2
+            continue
+        info = model.model_fields.get(str(part))
+        ann = info.annotation if info else None
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return None
+        model = ann
+        i += 1
+    return model
+
+
+def _allowed_fields(path: Sequence[str | int]) -> str:
+    if tuple(path) == ("components",):
+        return "component names: " + ", ".join(COMPONENTS)
+    model = _model_at(path)
+    return "fields: " + ", ".join(_model_fields(model)) if model else "no nested fields"
+
+
+# --------------------------------------------------------------------------------------- layers
+
+
+class _Layers:
+    """Deep-merges layers into one raw mapping, recording the source of every path set."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.sources: dict[Path_, str] = {}
+
+    def set(self, path: Path_, value: Any, source: str) -> None:
+        node = self.data
+        for i, part in enumerate(path[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                earlier = self.sources.get(path[: i + 1], DEFAULTS_SOURCE)
+                raise ConfigError(
+                    f"{earlier}: {dotted(path[: i + 1])}: {short(child)}: must be a mapping of "
+                    f"{_allowed_fields(path[: i + 1])} ({source} sets {dotted(path)})"
+                )
+            node = child
+        node[path[-1]] = value
+        self.sources[path] = source
+
+    def merge_mapping(self, data: Mapping[Any, Any], source: str, prefix: Path_ = ()) -> None:
+        for key, value in data.items():
+            if not isinstance(key, str):
+                raise ConfigError(
+                    f"{source}: {dotted((*prefix, str(key)))}: {short(key)}: field names must be strings; "
+                    f"allowed {_allowed_fields(prefix)}"
+                )
+            path = (*prefix, key)
+            if isinstance(value, Mapping) and value:
+                existing = self.get(path)
+                if existing is not None and not isinstance(existing, dict):
+                    self.set(path, {}, source)
+                self.sources[path] = source
+                self.merge_mapping(value, source, path)
+            else:
+                self.set(path, value, source)
+
+    def get(self, path: Path_) -> Any:
+        node: Any = self.data
+        for part in path:
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    def source_for_error(self, loc: Sequence[str | int]) -> str:
+        path = tuple(str(p) for p in loc)
+        for n in range(len(path), 0, -1):
+            if path[:n] in self.sources:
+                return self.sources[path[:n]]
+        # A cross-field check (loc is a parent): blame the last layer that set anything below it.
+        below = [s for p, s in self.sources.items() if p[: len(path)] == path]
+        return below[-1] if below else DEFAULTS_SOURCE
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse a platform.yaml into a mapping; every failure is one ConfigError line naming the file."""
+    label = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"-f/--config: {label}: file not found", hint="run 'platformctl config init'"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"-f/--config: {label}: is a directory, expected a YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{label}: byte {exc.start}: not UTF-8 text; the spec must be a UTF-8 YAML file"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"-f/--config: {label}: cannot read: {exc.strerror or exc}") from None
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark is not None else label
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"{where}: invalid YAML: {problem}", hint="fix the YAML syntax at that line"
+        ) from None
+    except (ValueError, TypeError, RecursionError) as exc:  # e.g. out-of-range timestamps, deep nesting
+        raise ConfigError(f"{label}: invalid YAML value: {short(str(exc))}") from None
+    if not docs:
+        return {}
+    if len(docs) > 1:
+        raise ConfigError(f"{label}: (document): {len(docs)} YAML documents: the spec must be one document")
+    doc = docs[0]
+    if not isinstance(doc, dict):
+        raise ConfigError(
+            f"{label}: (document): {short(doc)}: must be a mapping of fields: "
+            + ", ".join(_model_fields(PlatformSpec))
+        )
+    return doc
+
+
+def env_overrides(env: Mapping[str, str]) -> list[tuple[Path_, str, str]]:
+    """(field path, value, variable name) for every PLATFORMCTL_* variable that addresses the spec."""
+    top = set(_model_fields(PlatformSpec))
+    out: list[tuple[Path_, str, str]] = []
+    for name in sorted(env):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        parts = rest.split("__")
+        if parts[0] not in top:
+            # PLATFORMCTL_CLUSTER_NAME: a spec field with a single '_' is a likely typo for '__'.
+            guess = next((t for t in top if rest.startswith(t + "_")), None)
+            if guess is not None:
+                raise ConfigError(
+                    f"{name}: {rest}: {short(env[name])}: unknown setting; nested fields are separated "
+                    f"by '__', e.g. {ENV_PREFIX}{guess.upper()}__{rest[len(guess) + 1 :].upper()}"
+                )
+            continue  # not a spec variable (PLATFORMCTL_UPSTREAM_DIR, PLATFORMCTL_CONFIG, ...)
+        if any(not p for p in parts):
+            raise ConfigError(
+                f"{name}: {'.'.join(parts)}: {short(env[name])}: empty path segment; "
+                f"use single '__' between field names, e.g. {ENV_PREFIX}CLUSTER__NAME"
+            )
+        if parts[0] == "components" and len(parts) > 1:
+            parts[1] = parts[1].replace("_", "-")  # env names cannot hold '-' (cert-manager)
+        out.append((tuple(parts), env[name], name))
+    return out
+
+
+def parse_set_options(values: Sequence[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` strings → overrides. VALUE is a YAML scalar (true, 8080, 'text')."""
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(
+                f"--set: {short(item)}: expected KEY=VALUE with KEY a dotted field path such as "
+                "cluster.name=dev or components.dapr.enabled=false"
+            )
+        try:
+            value: Any = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        except (ValueError, TypeError, RecursionError):
+            value = raw
+        if isinstance(value, dict | list):
+            value = raw  # a flag sets one field; structured values belong in platform.yaml
+        out[key] = value
+    return out
+
+
+# --------------------------------------------------------------------------------------- validation
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    etype = str(err.get("type", ""))
+    loc = tuple(err.get("loc", ()))
+    msg = str(err.get("msg", "invalid value"))
+    if etype == "extra_forbidden":
+        return f"unknown field; allowed {_allowed_fields(loc[:-1])}"
+    if etype in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a mapping of {_allowed_fields(loc)}"
+    if etype == "bool_parsing" or etype == "bool_type":
+        return "must be a boolean: true or false"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    elif msg.startswith("Assertion failed, "):
+        msg = msg[len("Assertion failed, ") :]
+    return msg[:1].lower() + msg[1:]
+
+
+_FIELD_PREFIX = re.compile(r"^(?:Value error, )?([a-z_]+(?:\.[a-z_]+)*): (.*)$", re.S)
+
+
+def _format_error(err: Mapping[str, Any], layers: _Layers) -> str:
+    loc = tuple(err.get("loc", ()))
+    value = err.get("input")
+    described = _describe(err)
+    # Cross-field checks (spec.py model validators) report at the parent with "<field>: <why>".
+    m = _FIELD_PREFIX.match(str(err.get("msg", ""))) if err.get("type") == "value_error" else None
+    if m is not None and isinstance(value, Mapping):
+        field_path = (*map(str, loc), *m.group(1).split("."))
+        value = layers.get(field_path)
+        if value is None:
+            value = _default_at(field_path)
+        source = layers.sources.get(field_path) or layers.source_for_error(loc)
+        return f"{source}: {dotted(field_path)}: {short(value)}: {m.group(2)}"
+    return f"{layers.source_for_error(loc)}: {dotted(loc)}: {short(value)}: {described}"
+
+
+def _default_at(path: Sequence[str]) -> Any:
+    node: Any = PlatformSpec().model_dump(mode="json")
+    for part in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _validate(layers: _Layers) -> PlatformSpec:
+    comps = layers.data.get("components")
+    if isinstance(comps, dict):
+        for name in comps:
+            if name not in COMPONENTS:
+                src = layers.source_for_error(("components", name))
+                raise ConfigError(
+                    f"{src}: components.{name}: {short(name)}: unknown component; "
+                    f"allowed: {', '.join(COMPONENTS)}"
+                )
+    try:
+        return PlatformSpec.model_validate(layers.data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        lines = [_format_error(e, layers) for e in errors]
+        raise ConfigError(lines[0], details=[f"also: {line}" for line in lines[1:]]) from None
+    except (ValueError, TypeError, RecursionError) as exc:  # pydantic wraps most; keep the one-line promise
+        raise ConfigError(f"{layers.source_for_error(())}: (document): {short(str(exc))}") from None
+
+
+def _check_versions(spec: PlatformSpec, layers: _Layers, lock: VersionLock) -> None:
+    for name in COMPONENTS:
+        version = spec.components[name].version
+        if version is None:
+            continue
+        src = layers.source_for_error(("components", name, "version"))
+        comp = lock.components.get(name)
+        if comp is None:
+            raise ConfigError(
+                f"{src}: components.{name}.version: {short(version)}: {name} has no pinned versions in the "
+                "version lock; leave version unset"
+            )
+        if version not in comp.versions:
+            raise ConfigError(
+                f"{src}: components.{name}.version: {short(version)}: not in the version lock; "
+                f"pinned: {', '.join(sorted(comp.versions))} (default {comp.default})"
+            )
+
+
+# --------------------------------------------------------------------------------------- entry points
+
+
+def find_config_file(config_file: Path | None, cwd: Path | None = None) -> Path | None:
+    """-f FILE when given; else ./platform.yaml when it exists; else None (defaults only)."""
+    if config_file is not None:
+        return config_file
+    candidate = (cwd or Path.cwd()) / DEFAULT_FILE
+    return candidate if candidate.is_file() else None
+
+
+def load_spec_with_sources(
+    config_file: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    cwd: Path | None = None,
+    override_labels: Mapping[str, str] | None = None,
+    lock: VersionLock | None = None,
+) -> LoadedSpec:
+    """Like load_spec, also returning which layer set each field (for ``config show -o table``)."""
+    layers = _Layers()
+    path = find_config_file(config_file, cwd)
+    if path is not None:
+        layers.merge_mapping(read_config_file(path), str(path))
+    for fpath, value, var in env_overrides(os.environ if env is None else env):
+        layers.set(fpath, value, var)
+    labels = override_labels or {}
+    for key, value in (overrides or {}).items():
+        label = labels.get(key, f"--set {key}")
+        parts = tuple(key.split("."))
+        if not key or any(not p for p in parts):
+            raise ConfigError(
+                f"{label}: {short(key)}: not a field path; use dotted names such as cluster.name"
+            )
+        layers.set(parts, value, label)
+    spec = _validate(layers)
+    _check_versions(spec, layers, lock or load_lock())
+    return LoadedSpec(spec=spec, sources=dict(layers.sources), config_file=path)
+
+
+def load_spec(
+    config_file: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    cwd: Path | None = None,
+    override_labels: Mapping[str, str] | None = None,
+    lock: VersionLock | None = None,
+) -> PlatformSpec:
+    """The effective spec: defaults < file (-f, else ./platform.yaml) < PLATFORMCTL_* env < overrides.
+
+    ``overrides`` keys are dotted field paths ("cluster.name"); ``override_labels`` maps a key to the
+    flag that set it so errors name the flag (default "--set <key>"). Raises ConfigError (exit 2).
+    """
+    return load_spec_with_sources(
+        config_file, env=env, overrides=overrides, cwd=cwd, override_labels=override_labels, lock=lock
+    ).spec
