@@ -1,0 +1,139 @@
+"""Which cluster a command talks to: the kind cluster platformctl manages, or an existing context.
+
+Shared by up/down/status so the rules are stated once:
+* provider ``kind``: kubeconfig = --kubeconfig, else ``cluster.kubeconfig``, else $KUBECONFIG/~/.kube/config;
+  context is always ``kind-<cluster.name>`` (a different --context is a usage error, not silently ignored).
+* provider ``existing``: --kubeconfig/--context, else ``cluster.kubeconfig``/``cluster.context``, else the
+  kubeconfig's current context.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from platformctl import reporting
+from platformctl.errors import SourceError, UsageError
+
+if TYPE_CHECKING:
+    from platformctl.drivers.kind import KindCluster
+    from platformctl.plan.spec import PlatformSpec
+    from platformctl.reporting import Reporter
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    provider: str
+    kubeconfig: str | None
+    context: str | None
+    name: str = ""
+    created: bool = False  # kind: this run created the cluster
+
+
+def find_kind(binary: Path | None = None) -> Path:
+    """The kind executable: explicit path, else $PLATFORMCTL_KIND, else ``kind`` on PATH."""
+    for cand in (str(binary) if binary else None, os.environ.get("PLATFORMCTL_KIND"), "kind"):
+        if not cand:
+            continue
+        p = Path(cand)
+        if p.is_file() and os.access(p, os.X_OK):
+            return p
+        found = shutil.which(cand)
+        if found:
+            return Path(found)
+    raise SourceError(
+        "kind executable not found: run `platformctl tools install` or set PLATFORMCTL_KIND to its path",
+        hint="or install onto an existing cluster with cluster.provider: existing and --context",
+    )
+
+
+def kind_cluster(binary: Path | None = None) -> KindCluster:
+    from platformctl.drivers.kind import KindCluster
+
+    return KindCluster(find_kind(binary))
+
+
+def kind_kubeconfig(spec: PlatformSpec, kubeconfig: str | None) -> Path:
+    from platformctl.drivers.kubeconfig import default_kubeconfig_path
+
+    raw = kubeconfig or spec.cluster.kubeconfig
+    return Path(raw).expanduser() if raw else default_kubeconfig_path()
+
+
+def _check_kind_context(spec: PlatformSpec, context: str | None) -> str:
+    want = f"kind-{spec.cluster.name}"
+    if context and context != want:
+        raise UsageError(
+            f"--context {context}: cluster.provider is 'kind', whose context is {want!r}; "
+            "set cluster.provider: existing to install onto another context"
+        )
+    return want
+
+
+def existing_target(spec: PlatformSpec, kubeconfig: str | None, context: str | None) -> ClusterInfo:
+    return ClusterInfo(
+        provider="existing",
+        kubeconfig=kubeconfig or spec.cluster.kubeconfig,
+        context=context or spec.cluster.context,
+    )
+
+
+def reachable_target(
+    spec: PlatformSpec, kubeconfig: str | None, context: str | None, *, kind_binary: Path | None = None
+) -> tuple[str | None, str | None] | None:
+    """Where a read-only command (dry-run, status) should connect, or None when there is no cluster yet."""
+    if spec.cluster.provider == "existing":
+        t = existing_target(spec, kubeconfig, context)
+        return t.kubeconfig, t.context
+    ctx = _check_kind_context(spec, context)
+    path = kind_kubeconfig(spec, kubeconfig)
+    try:
+        exists = kind_cluster(kind_binary).exists(spec.cluster.name)
+    except SourceError:
+        exists = False  # no kind binary: there cannot be a kind cluster to talk to
+    return (str(path), ctx) if exists else None
+
+
+def ensure_cluster(
+    spec: PlatformSpec,
+    kubeconfig: str | None,
+    context: str | None,
+    *,
+    force: bool,
+    reporter: Reporter,
+    kind_binary: Path | None = None,
+) -> ClusterInfo:
+    """Existing: just the target. Kind: create, or reuse the cluster platformctl created (drivers/kind.py)."""
+    if spec.cluster.provider == "existing":
+        return existing_target(spec, kubeconfig, context)
+    from platformctl.drivers import kind as kind_driver
+    from platformctl.plan.lock import load_lock
+
+    ctx = _check_kind_context(spec, context)
+    path = kind_kubeconfig(spec, kubeconfig)
+    cfg = kind_driver.KindConfig(
+        name=spec.cluster.name,
+        node_image=spec.cluster.node_image or load_lock().kind.node_image,
+        listen_address=spec.cluster.listen_address,
+        http_port=spec.cluster.http_port,
+        https_port=spec.cluster.https_port,
+    )
+    step = "cluster"
+    reporting.start(reporter, step, f"kind cluster {spec.cluster.name}")
+    try:
+        res = kind_driver.ensure_cluster(
+            kind_cluster(kind_binary),
+            cfg,
+            path,
+            force=force,
+            on_line=lambda line: reporting.update(reporter, step, line.strip()),
+            timeout=spec.timeouts.cluster,
+        )
+    except BaseException as exc:
+        reporting.fail(reporter, step, str(exc) or type(exc).__name__)
+        raise
+    reporting.finish(reporter, step, "created" if res.created else "reused (created earlier by platformctl)")
+    return ClusterInfo("kind", str(path), ctx, name=spec.cluster.name, created=res.created)

@@ -1,0 +1,226 @@
+"""``platformctl up``: cluster (kind or existing) → engine → run the component DAG.
+
+Resumable and idempotent because every step is: applies are server-side (an unchanged object is
+reported ``unchanged`` by the engine and nothing is written), waits only read, and the kind cluster is
+reused when platformctl created it. An ``up`` stopped anywhere (Ctrl-C, killed, failed step) therefore
+completes when run again; there is no separate resume state to get out of sync.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from platformctl import reporting
+from platformctl.components.base import Apply, RenderContext
+from platformctl.errors import ClusterError, NotReadyError, UsageError
+from platformctl.plan.dag import Plan, build_plan
+from platformctl.usecases.render import SourceOptions, make_render_context, render
+from platformctl.usecases.runner import ComponentTaggingReporter, RunResult, TaskContext, run_dag
+
+if TYPE_CHECKING:
+    import threading
+
+    from platformctl.drivers.kube.engine import Engine
+    from platformctl.plan.lock import VersionLock
+    from platformctl.plan.spec import PlatformSpec
+    from platformctl.reporting import Reporter
+    from platformctl.usecases.cluster import ClusterInfo
+
+ACTIONS = ("created", "configured", "unchanged")
+# (component, step name) → called before each step; a test seam for interruptions at exact points.
+StepHook = Callable[[str, str], None]
+Connect = Callable[[str | None, str | None, "Reporter"], "Engine"]
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    only: Sequence[str] = ()
+    skip: Sequence[str] = ()
+    timeout: float | None = None  # per component; None → spec.timeouts.component
+    dry_run: bool = False
+    force: bool = False
+    force_conflicts: bool = False
+    sources: SourceOptions = field(default_factory=SourceOptions)
+    kubeconfig: str | None = None  # global --kubeconfig
+    context: str | None = None  # global --context
+    max_workers: int | None = None
+    step_hook: StepHook | None = None
+
+
+@dataclass
+class UpResult:
+    plan: Plan
+    run: RunResult | None
+    mode: Literal["apply", "server-dry-run", "render-only"]
+    context: str = ""
+    server: str = ""
+    cluster: ClusterInfo | None = None
+    # component → {"created": n, "configured": n, "unchanged": n}
+    actions: dict[str, dict[str, int]] = field(default_factory=dict)
+    rendered_objects: int = 0
+
+    @property
+    def changed(self) -> int:
+        return sum(c["created"] + c["configured"] for c in self.actions.values())
+
+
+def default_connect(kubeconfig: str | None, context: str | None, reporter: Reporter) -> Engine:
+    from platformctl.drivers.kube.engine import Engine
+
+    return Engine.connect(kubeconfig, context, reporter=reporter)
+
+
+def check_external(plan: Plan, engine: Engine, ctx: RenderContext) -> None:
+    """Dependencies left out of the plan (--only/--skip/disabled) must already be healthy."""
+    from platformctl.components import registry
+
+    for dep, needed_by in plan.external.items():
+        try:
+            health = registry.get(dep).health(engine, ctx)
+            ok, reason = health.healthy, health.reason
+        except (ClusterError, NotReadyError) as exc:
+            ok, reason = False, exc.message
+        if not ok:
+            raise UsageError(
+                f"{', '.join(needed_by)} needs {dep}, which is not part of this run and not healthy on the "
+                f"cluster ({reason or 'not installed'}); add it to --only, drop it from --skip, or enable "
+                f"components.{dep}.enabled",
+            )
+
+
+def format_actions(counts: dict[str, int]) -> str:
+    return ", ".join(f"{counts[a]} {a}" for a in ACTIONS if counts.get(a))
+
+
+def run_components(
+    plan: Plan,
+    engine: Engine,
+    ctx: RenderContext,
+    *,
+    timeout: float,
+    dry_run: bool = False,
+    force_conflicts: bool = False,
+    reporter: Reporter,
+    step_hook: StepHook | None = None,
+    max_workers: int | None = None,
+    cancel: threading.Event | None = None,
+    actions: dict[str, dict[str, int]] | None = None,
+) -> RunResult:
+    """Run every component's steps in order, components concurrently per the DAG (runner.py)."""
+    counts_by: dict[str, dict[str, int]] = actions if actions is not None else {}
+
+    def task(name: str, tctx: TaskContext) -> str:
+        comp = plan.components[name]
+        deadline = time.monotonic() + timeout
+        counts: Counter[str] = Counter({a: 0 for a in ACTIONS})
+        counts_by[name] = counts
+        with tctx.step("plan", "render", "preparing steps"):
+            steps = comp.steps(ctx)
+        for step in steps:
+            tctx.check_cancelled()
+            if step_hook is not None:
+                step_hook(name, step.name)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise NotReadyError(
+                    f"timed out after {timeout:g}s before step {step.name!r}",
+                    hint="raise --timeout (or timeouts.component) and run up again to resume",
+                )
+            if isinstance(step, Apply):
+                with tctx.step(step.name, "apply", f"applying {step.name}") as timing:
+                    objects = step.render(ctx)
+                    report = engine.apply(
+                        objects,
+                        component=name,
+                        force_conflicts=force_conflicts,
+                        dry_run=dry_run,
+                        timeout=remaining,
+                    )
+                    step_counts = Counter(r.action for r in report.results)
+                    counts.update(step_counts)
+                    timing.detail = format_actions(step_counts)
+            elif not dry_run:  # a dry run changes nothing, so there is nothing to wait for
+                with tctx.step(step.name, "wait", f"waiting for {step.name}"):
+                    step.check(engine, remaining)
+        return format_actions(counts) or "nothing to apply"
+
+    return run_dag(
+        plan.order,
+        plan.deps,
+        task,
+        reporter=reporter,
+        max_workers=max_workers,
+        cancel=cancel,
+    )
+
+
+def up(
+    spec: PlatformSpec,
+    options: UpOptions = UpOptions(),
+    *,
+    reporter: Reporter | None = None,
+    connect: Connect = default_connect,
+    lock: VersionLock | None = None,
+    cancel: threading.Event | None = None,
+) -> UpResult:
+    """Bring the platform up. Failures of components are in ``result.run`` (call ``raise_for_failure``)."""
+    from platformctl.usecases import cluster as cluster_mod
+
+    base: Reporter = reporter or reporting.NullReporter()
+    plan = build_plan(spec, only=options.only, skip=options.skip)
+    rep = ComponentTaggingReporter(base, plan.order)
+    timeout = options.timeout or spec.timeouts.component
+
+    if options.dry_run:
+        target = cluster_mod.reachable_target(spec, options.kubeconfig, options.context)
+        engine = None
+        if target is not None:
+            try:
+                engine = connect(target[0], target[1], rep)
+            except ClusterError as exc:
+                reporting.log(base, "cluster", f"{exc.message}; rendering only")
+        if engine is None:
+            rendered = render(spec, plan=plan, sources=options.sources, reporter=rep, lock=lock)
+            return UpResult(
+                plan=plan,
+                run=None,
+                mode="render-only",
+                rendered_objects=sum(len(c.objects) for c in rendered.components),
+            )
+        info = None
+    else:
+        info = cluster_mod.ensure_cluster(
+            spec, options.kubeconfig, options.context, force=options.force, reporter=base
+        )
+        engine = connect(info.kubeconfig, info.context, rep)
+
+    ctx = make_render_context(spec, options.sources, rep, lock)
+    check_external(plan, engine, ctx)
+    actions: dict[str, dict[str, int]] = {}
+    result = UpResult(
+        plan=plan,
+        run=None,
+        mode="server-dry-run" if options.dry_run else "apply",
+        context=engine.context_name,
+        server=engine.server,
+        cluster=info,
+        actions=actions,
+    )
+    result.run = run_components(
+        plan,
+        engine,
+        ctx,
+        timeout=timeout,
+        dry_run=options.dry_run,
+        force_conflicts=options.force_conflicts,
+        reporter=rep,
+        step_hook=options.step_hook,
+        max_workers=options.max_workers,
+        cancel=cancel,
+        actions=actions,
+    )
+    return result
