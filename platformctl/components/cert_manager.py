@@ -1,0 +1,51 @@
+"""cert-manager v1.16.1 from its pinned release manifest (cert-manager.yaml, sha256 in manifests/lock.yaml).
+
+Ready: Deployments cert-manager, cert-manager-cainjector, cert-manager-webhook rolled out (names from
+cert-manager.yaml v1.16.1) and Service cert-manager-webhook with ready endpoints: KServe's Issuer and
+Certificate objects are admitted by that webhook (kserve#1635).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from platformctl.components import common
+from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Step
+
+if TYPE_CHECKING:
+    from platformctl.drivers.kube.engine import Engine
+
+NAME = "cert-manager"
+NAMESPACE = "cert-manager"
+DEPLOYMENTS = ("cert-manager", "cert-manager-cainjector", "cert-manager-webhook")
+WEBHOOK_SERVICE = "cert-manager-webhook"
+
+
+def render(ctx: RenderContext) -> list[KubeObject]:
+    return common.strip_empty_ca_bundles(common.pinned_documents(ctx, NAME, "cert-manager.yaml"))
+
+
+class CertManager:
+    name = NAME
+    depends_on: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = (NAMESPACE,)
+
+    def version(self, ctx: RenderContext) -> str:
+        return common.pinned_version(ctx, NAME)
+
+    def steps(self, ctx: RenderContext) -> list[Step]:
+        steps: list[Step] = [Apply("cert-manager", render)]
+        steps += [common.rollout("Deployment", NAMESPACE, d) for d in DEPLOYMENTS]
+        steps.append(common.endpoints(NAMESPACE, WEBHOOK_SERVICE))
+        return steps
+
+    def health(self, engine: Engine, ctx: RenderContext) -> Health:
+        return common.health(
+            engine,
+            self.version(ctx),
+            [("Deployment", NAMESPACE, d) for d in DEPLOYMENTS],
+            [(NAMESPACE, WEBHOOK_SERVICE)],
+        )
+
+
+COMPONENT = CertManager()

@@ -1,0 +1,207 @@
+"""Helpers shared by the platform components: pinned sources, Helm renders, object edits, waits, health."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Wait
+from platformctl.errors import SourceError, UsageError
+
+if TYPE_CHECKING:
+    from platformctl.drivers.kube.engine import Engine
+
+WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+
+
+def pinned_version(ctx: RenderContext, component: str) -> str:
+    version, _ = ctx.lock.release(component, ctx.spec.components[component].version)
+    return version
+
+
+def pinned_documents(ctx: RenderContext, component: str, filename: str) -> list[KubeObject]:
+    """The parsed documents of one pinned (sha256-verified) file of ``component``'s release."""
+    _, release = ctx.lock.release(component, ctx.spec.components[component].version)
+    try:
+        pinned = release.file(filename)
+    except KeyError:
+        raise SourceError(
+            f"manifests/lock.yaml: {component} has no pinned file {filename!r}; the lock entry is incomplete"
+        ) from None
+    return [copy.deepcopy(d) for d in ctx.sources.documents(pinned) if isinstance(d, dict) and d.get("kind")]
+
+
+def pinned_role_documents(ctx: RenderContext, component: str, role: str) -> list[KubeObject]:
+    """Documents of every pinned file of ``component`` with the given ``role`` (lock order)."""
+    _, release = ctx.lock.release(component, ctx.spec.components[component].version)
+    out: list[KubeObject] = []
+    for pinned in release.files:
+        if pinned.role == role:
+            out.extend(copy.deepcopy(d) for d in ctx.sources.documents(pinned) if isinstance(d, dict))
+    return out
+
+
+def render_helm(
+    ctx: RenderContext, component: str, chart: str, release: str, namespace: str, values: dict[str, Any]
+) -> list[KubeObject]:
+    """Render ``chart`` at the repo/version the lock pins for ``component``."""
+    _, rel = ctx.lock.release(component, ctx.spec.components[component].version)
+    if rel.charts is None or chart not in rel.charts.names:
+        raise SourceError(f"manifests/lock.yaml: {component} pins no Helm chart named {chart!r}")
+    if ctx.helm_render is None:
+        raise UsageError(f"{component}: rendering chart {chart!r} needs helm, but no Helm renderer is set up")
+    return ctx.helm_render(chart, rel.charts.repo, rel.charts.version, release, namespace, values)
+
+
+def namespace(name: str) -> KubeObject:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def key(obj: KubeObject) -> tuple[str, str, str, str]:
+    md = obj.get("metadata") or {}
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    return (group, str(obj.get("kind", "")), str(md.get("namespace") or ""), str(md.get("name") or ""))
+
+
+def dedupe(objects: Iterable[KubeObject]) -> list[KubeObject]:
+    """Drop later duplicates (same group/kind/namespace/name); generateName objects are kept."""
+    seen: set[tuple[str, str, str, str]] = set()
+    out: list[KubeObject] = []
+    for obj in objects:
+        k = key(obj)
+        if not k[3]:
+            out.append(obj)
+            continue
+        if k in seen:
+            continue
+        seen.add(k)
+        out.append(obj)
+    return out
+
+
+def in_namespace(objects: Iterable[KubeObject], ns: str, cluster_scoped: Sequence[str]) -> list[KubeObject]:
+    """Give namespaced objects without a namespace ``ns`` (helm template leaves some unset)."""
+    out = []
+    for obj in objects:
+        md = obj.setdefault("metadata", {})
+        if obj.get("kind") not in cluster_scoped and not md.get("namespace"):
+            md["namespace"] = ns
+        out.append(obj)
+    return out
+
+
+# Kinds that are cluster-scoped in the objects our charts render.
+CLUSTER_SCOPED = (
+    "Namespace",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "PriorityClass",
+    "StorageClass",
+    "ClusterServingRuntime",
+    "ClusterStorageContainer",
+)
+
+
+def strip_empty_ca_bundles(objects: Iterable[KubeObject]) -> list[KubeObject]:
+    """Remove empty ``caBundle`` fields: controllers fill them in, and SSA of "" would wipe theirs."""
+    out = []
+    for obj in objects:
+        if obj.get("kind") in WEBHOOK_KINDS:
+            for hook in obj.get("webhooks") or []:
+                cc = hook.get("clientConfig") or {}
+                if "caBundle" in cc and not cc["caBundle"]:
+                    del cc["caBundle"]
+        out.append(obj)
+    return out
+
+
+def set_configmap_data(objects: list[KubeObject], ns: str, name: str, data: dict[str, str]) -> KubeObject:
+    """Set ``data`` keys on the upstream ConfigMap ``ns/name`` (keeping its other keys, e.g. _example).
+
+    The keys are merged into the one object we apply, so a single field manager owns the whole ConfigMap
+    consistently (a second server-side apply by the same manager would drop the upstream keys).
+    """
+    for obj in objects:
+        md = obj.get("metadata") or {}
+        if obj.get("kind") == "ConfigMap" and md.get("namespace") == ns and md.get("name") == name:
+            obj.setdefault("data", {})
+            if obj["data"] is None:
+                obj["data"] = {}
+            obj["data"].update(data)
+            return obj
+    raise SourceError(f"upstream manifest has no ConfigMap {ns}/{name}: the pinned release changed shape")
+
+
+def rollout(kind: str, ns: str, name: str) -> Wait:
+    def check(engine: Engine, timeout: float) -> None:
+        engine.wait_rollout(kind, ns, name, timeout)
+
+    return Wait(f"{kind.lower()} {ns}/{name} rolled out", check)
+
+
+def endpoints(ns: str, service: str) -> Wait:
+    def check(engine: Engine, timeout: float) -> None:
+        engine.wait_endpoints(ns, service, timeout)
+
+    return Wait(f"service {ns}/{service} has ready endpoints", check)
+
+
+def apply(name: str, render: Callable[[RenderContext], list[KubeObject]]) -> Apply:
+    return Apply(name, render)
+
+
+# -- health (no waiting: read status once) -------------------------------------------------------------
+
+Workload = tuple[str, str, str]  # (kind, namespace, name)
+
+
+def workload_problem(engine: Engine, kind: str, ns: str, name: str) -> str | None:
+    """None when the workload is rolled out and available, else a short reason."""
+    obj = engine.get("apps/v1", kind, name, ns)
+    if obj is None:
+        return f"{kind} {ns}/{name} not found"
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    gen = (obj.get("metadata") or {}).get("generation")
+    observed = status.get("observedGeneration")
+    if gen is not None and observed is not None and observed < gen:
+        return f"{kind} {ns}/{name} rollout not observed yet"
+    if kind == "DaemonSet":
+        want = int(status.get("desiredNumberScheduled", 0))
+        ready = int(status.get("numberReady", 0))
+    else:
+        want = int(spec.get("replicas", 1))
+        ready = int(status.get("availableReplicas" if kind == "Deployment" else "readyReplicas", 0) or 0)
+        updated = int(status.get("updatedReplicas", ready) or 0)
+        ready = min(ready, updated)
+    if ready < want:
+        return f"{kind} {ns}/{name}: {ready}/{want} ready"
+    return None
+
+
+def endpoints_problem(engine: Engine, ns: str, service: str) -> str | None:
+    slices = engine.list(
+        "discovery.k8s.io/v1", "EndpointSlice", ns, label_selector=f"kubernetes.io/service-name={service}"
+    )
+    for sl in slices:
+        for ep in sl.get("endpoints") or []:
+            # EndpointConditions.ready: nil means ready (discovery.k8s.io/v1 API reference).
+            if (ep.get("conditions") or {}).get("ready", True) is not False:
+                return None
+    return f"service {ns}/{service} has no ready endpoints"
+
+
+def health(
+    engine: Engine, version: str, workloads: Sequence[Workload], services: Sequence[tuple[str, str]] = ()
+) -> Health:
+    problems = [p for w in workloads if (p := workload_problem(engine, *w))]
+    problems += [p for ns, svc in services if (p := endpoints_problem(engine, ns, svc))]
+    if problems:
+        return Health(False, version, "; ".join(problems))
+    return Health(True, version)

@@ -1,0 +1,81 @@
+"""Dapr 1.15.14: pinned CRD files + the dapr chart (https://dapr.github.io/helm-charts/) in dapr-system.
+
+CRDs come from the sha256-pinned files of charts/dapr/crds (manifests/lock.yaml); the chart's own crds/
+copies are deduped away. Default chart values: none are overridden.
+
+Workload names from dapr/dapr charts/dapr/charts/*: Deployments dapr-operator, dapr-sentry,
+dapr-sidecar-injector; StatefulSets dapr-placement-server (dapr_placement_statefulset.yaml) and, when the
+chart renders it, dapr-scheduler-server; the injector's webhook Service is dapr-sidecar-injector
+(dapr_sidecar_injector_service.yaml). Apps must not request sidecars before the injector serves
+(dapr#4270): readiness includes the injector Service's endpoints.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from platformctl.components import common
+from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Step, Wait
+
+if TYPE_CHECKING:
+    from platformctl.drivers.kube.engine import Engine
+
+NAME = "dapr"
+NAMESPACE = "dapr-system"
+RELEASE = "dapr"
+INJECTOR_SERVICE = "dapr-sidecar-injector"
+WORKLOADS: tuple[tuple[str, str], ...] = (
+    ("Deployment", "dapr-operator"),
+    ("Deployment", "dapr-sentry"),
+    ("StatefulSet", "dapr-placement-server"),
+    ("Deployment", "dapr-sidecar-injector"),
+)
+SCHEDULER = ("StatefulSet", "dapr-scheduler-server")
+
+
+def chart_values() -> dict[str, Any]:
+    return {}
+
+
+def render(ctx: RenderContext) -> list[KubeObject]:
+    objs = [common.namespace(NAMESPACE)]
+    objs += common.pinned_role_documents(ctx, NAME, "dapr-crds")
+    objs += common.render_helm(ctx, NAME, "dapr", RELEASE, NAMESPACE, chart_values())
+    objs = common.in_namespace(common.dedupe(objs), NAMESPACE, common.CLUSTER_SCOPED)
+    return common.strip_empty_ca_bundles(objs)
+
+
+def _scheduler_wait() -> Wait:
+    kind, name = SCHEDULER
+
+    def check(engine: Engine, timeout: float) -> None:
+        # Rendered only when the chart enables the scheduler; wait for it when it is there.
+        if engine.get("apps/v1", kind, name, NAMESPACE) is not None:
+            engine.wait_rollout(kind, NAMESPACE, name, timeout)
+
+    return Wait(f"{kind.lower()} {NAMESPACE}/{name} rolled out (if present)", check)
+
+
+class Dapr:
+    name = NAME
+    depends_on: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = (NAMESPACE,)
+
+    def version(self, ctx: RenderContext) -> str:
+        return common.pinned_version(ctx, NAME)
+
+    def steps(self, ctx: RenderContext) -> list[Step]:
+        steps: list[Step] = [Apply("dapr (CRDs, control plane)", render)]
+        steps += [common.rollout(kind, NAMESPACE, name) for kind, name in WORKLOADS]
+        steps.append(_scheduler_wait())
+        steps.append(common.endpoints(NAMESPACE, INJECTOR_SERVICE))
+        return steps
+
+    def health(self, engine: Engine, ctx: RenderContext) -> Health:
+        workloads = [(kind, NAMESPACE, name) for kind, name in WORKLOADS]
+        if engine.get("apps/v1", SCHEDULER[0], SCHEDULER[1], NAMESPACE) is not None:
+            workloads.append((SCHEDULER[0], NAMESPACE, SCHEDULER[1]))
+        return common.health(engine, self.version(ctx), workloads, [(NAMESPACE, INJECTOR_SERVICE)])
+
+
+COMPONENT = Dapr()

@@ -1,0 +1,106 @@
+"""Istio: charts base, istiod and gateway (pinned repo/version in manifests/lock.yaml), rendered by helm.
+
+Values, each checked against the istio/istio charts (manifests/charts/...):
+- base ``defaultRevision: default`` — KServe v0.16.0 hack/quick_install.sh (shared/upstream/LOCK.yaml);
+  base/templates/defaultrevision-validatingwebhookconfiguration.yaml renders ``istiod-default-validator``.
+- istiod ``global.proxy.autoInject: disabled`` — istio-discovery/templates/istiod-injector-configmap.yaml
+  renders ``policy: {{ .Values.global.proxy.autoInject }}``. (The quick install's ``--set
+  proxy.autoInject=disabled`` is a top-level key no template reads; ``global.proxy`` is the real one.)
+- gateway: release ``istio-ingressgateway`` → labels ``app: istio-ingressgateway``/``istio: ingressgateway``
+  (gateway/templates/_helpers.tpl gateway.selectorLabels: istio = name minus "istio-"), which net-istio's
+  Gateways select. ``service.type`` and ``service.ports`` (gateway/values.yaml; service.yaml renders the
+  ports list verbatim, so nodePorts go on each entry and the whole list is restated, design.md §3).
+CRDs: the pinned ``crd-all.gen.yaml`` (sha256-verified) is applied; copies in the base chart are deduped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from platformctl.components import common
+from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Step
+
+if TYPE_CHECKING:
+    from platformctl.drivers.kube.engine import Engine
+
+NAME = "istio"
+NAMESPACE = "istio-system"
+GATEWAY_RELEASE = "istio-ingressgateway"
+HTTP_NODE_PORT = 31080  # design.md §1: host 80 → node port 31080
+HTTPS_NODE_PORT = 31443
+
+
+def base_values() -> dict[str, Any]:
+    return {"defaultRevision": "default"}
+
+
+def istiod_values() -> dict[str, Any]:
+    return {"global": {"proxy": {"autoInject": "disabled"}}}
+
+
+def gateway_values(provider: str) -> dict[str, Any]:
+    """NodePort 31080/31443 on kind (host ports map there); LoadBalancer on an existing cluster."""
+    # Port names/numbers/targetPorts are the chart's defaults (gateway/values.yaml).
+    ports: list[dict[str, Any]] = [
+        {"name": "status-port", "port": 15021, "protocol": "TCP", "targetPort": 15021},
+        {"name": "http2", "port": 80, "protocol": "TCP", "targetPort": 80},
+        {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443},
+    ]
+    if provider == "kind":
+        # status-port keeps a server-assigned nodePort (we do not own that field, so it stays stable).
+        ports[1]["nodePort"] = HTTP_NODE_PORT
+        ports[2]["nodePort"] = HTTPS_NODE_PORT
+        return {"service": {"type": "NodePort", "ports": ports}}
+    return {"service": {"type": "LoadBalancer", "ports": ports}}
+
+
+def _finish(objects: list[KubeObject]) -> list[KubeObject]:
+    return common.strip_empty_ca_bundles(common.in_namespace(objects, NAMESPACE, common.CLUSTER_SCOPED))
+
+
+def render_base(ctx: RenderContext) -> list[KubeObject]:
+    objs = [common.namespace(NAMESPACE)]
+    objs += common.pinned_role_documents(ctx, NAME, "istio-crds")
+    objs += common.render_helm(ctx, NAME, "base", "istio-base", NAMESPACE, base_values())
+    return _finish(common.dedupe(objs))
+
+
+def render_istiod(ctx: RenderContext) -> list[KubeObject]:
+    objs = common.render_helm(ctx, NAME, "istiod", "istiod", NAMESPACE, istiod_values())
+    # Chart CRDs (if any) were applied with base from the pinned file.
+    return _finish([o for o in objs if o.get("kind") != "CustomResourceDefinition"])
+
+
+def render_gateway(ctx: RenderContext) -> list[KubeObject]:
+    values = gateway_values(ctx.spec.cluster.provider)
+    return _finish(common.render_helm(ctx, NAME, "gateway", GATEWAY_RELEASE, NAMESPACE, values))
+
+
+class Istio:
+    name = NAME
+    depends_on: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = (NAMESPACE,)
+
+    def version(self, ctx: RenderContext) -> str:
+        return common.pinned_version(ctx, NAME)
+
+    def steps(self, ctx: RenderContext) -> list[Step]:
+        return [
+            Apply("istio base (namespace, CRDs)", render_base),
+            Apply("istiod", render_istiod),
+            common.rollout("Deployment", NAMESPACE, "istiod"),
+            # The gateway pod is injected by istiod's webhook: it must answer first.
+            common.endpoints(NAMESPACE, "istiod"),
+            Apply("istio-ingressgateway", render_gateway),
+            common.rollout("Deployment", NAMESPACE, GATEWAY_RELEASE),
+        ]
+
+    def health(self, engine: Engine, ctx: RenderContext) -> Health:
+        return common.health(
+            engine,
+            self.version(ctx),
+            [("Deployment", NAMESPACE, "istiod"), ("Deployment", NAMESPACE, GATEWAY_RELEASE)],
+        )
+
+
+COMPONENT = Istio()

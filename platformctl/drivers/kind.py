@@ -1,0 +1,390 @@
+"""The kind provider: render the cluster config, drive the ``kind`` binary, remember what we created.
+
+Ownership: kind's node-container labels are only visible through Docker, so platformctl keeps its own
+record: ``$XDG_STATE_HOME/platformctl/kind/<name>.json`` (default ``~/.local/state``) holding the sha256
+of the config it created the cluster with. A cluster listed by ``kind get clusters`` without that record
+was not created by platformctl: it is never reused silently nor deleted without ``force``. A record
+whose hash differs from the config ``up`` would render means the cluster was created with another config
+(ports, image, listen address): ``up`` stops and explains instead of guessing.
+
+Commands used (kind v0.30.0 CLI): ``kind get clusters``, ``kind create cluster --name --config
+--kubeconfig --wait``, ``kind delete cluster --name --kubeconfig``, ``kind get kubeconfig --name``.
+kind is always pointed at a private kubeconfig file; the user's kubeconfig is changed only through
+drivers/kubeconfig.py (one context, mode 0600, other contexts untouched).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from platformctl.drivers import kubeconfig as kcfg
+from platformctl.errors import ClusterError, ConfigError, SafetyError, SourceError
+
+# NodePorts of the istio-ingressgateway Service that the host ports map to (design.md §1).
+HTTP_NODE_PORT = 31080
+HTTPS_NODE_PORT = 31443
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,48}[a-z0-9])?$")
+# <registry/repo>[:tag][@sha256:<64 hex>]; no spaces/quotes so the value cannot break the YAML.
+_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$")
+
+LineCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class KindConfig:
+    name: str
+    node_image: str
+    listen_address: str = "127.0.0.1"
+    http_port: int = 80
+    https_port: int = 443
+
+    def validate(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise ConfigError(
+                f"cluster.name: {self.name!r}: must be lowercase letters, digits and '-' (at most 50), "
+                "start and end alphanumeric"
+            )
+        if not _IMAGE.fullmatch(self.node_image):
+            raise ConfigError(
+                f"cluster.node_image: {self.node_image!r}: must be an image reference such as "
+                "kindest/node:v1.32.8@sha256:<digest>"
+            )
+        try:
+            ipaddress.ip_address(self.listen_address)
+        except ValueError:
+            raise ConfigError(
+                f"cluster.listen_address: {self.listen_address!r}: must be an IP address such as 127.0.0.1"
+            ) from None
+        for field, port in (("http_port", self.http_port), ("https_port", self.https_port)):
+            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+                raise ConfigError(f"cluster.{field}: {port!r}: must be a port number 1-65535")
+        if self.http_port == self.https_port:
+            raise ConfigError("cluster.https_port: must differ from cluster.http_port")
+
+
+def render_config(cfg: KindConfig) -> str:
+    """templates/kind-config.yaml.j2 rendered with StrictUndefined (values validated first)."""
+    import jinja2
+
+    from platformctl.resources import data_dir
+
+    cfg.validate()
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    return env.get_template("kind-config.yaml.j2").render(
+        name=cfg.name,
+        node_image=cfg.node_image,
+        listen_address=cfg.listen_address,
+        http_port=cfg.http_port,
+        https_port=cfg.https_port,
+        http_node_port=HTTP_NODE_PORT,
+        https_node_port=HTTPS_NODE_PORT,
+    )
+
+
+def config_hash(config_yaml: str) -> str:
+    return hashlib.sha256(config_yaml.encode("utf-8")).hexdigest()
+
+
+def default_state_dir(env: dict[str, str] | None = None) -> Path:
+    environ = os.environ if env is None else env
+    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "platformctl" / "kind"
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    name: str
+    config_sha256: str
+    created_at: float
+    node_image: str
+
+
+class KindCluster:
+    """Thin, typed wrapper over the kind CLI plus platformctl's ownership records."""
+
+    def __init__(
+        self,
+        binary: Path,
+        *,
+        state_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.binary = binary
+        self.state_dir = state_dir or default_state_dir()
+        self._env = env
+
+    # -- kind CLI -------------------------------------------------------------------------------
+
+    def _run(self, args: Sequence[str], *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(
+                [str(self.binary), *args],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=self._env,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise SourceError(
+                f"kind executable not found at {self.binary}: run `platformctl tools install`"
+            ) from None
+        except subprocess.TimeoutExpired:
+            raise ClusterError(f"`kind {' '.join(args)}` did not finish within {timeout:.0f}s") from None
+
+    def clusters(self) -> list[str]:
+        res = self._run(["get", "clusters"])
+        if res.returncode != 0:
+            raise ClusterError("`kind get clusters` failed (is Docker running?)", details=_lines(res.stderr))
+        # "No kind clusters found." goes to stderr; stdout holds one name per line.
+        return [line.strip() for line in res.stdout.splitlines() if line.strip()]
+
+    def exists(self, name: str) -> bool:
+        return name in self.clusters()
+
+    def create(
+        self,
+        name: str,
+        config_yaml: str,
+        kubeconfig: Path,
+        on_line: LineCallback | None = None,
+        *,
+        wait: float = 120,
+        timeout: float = 600,
+    ) -> None:
+        """``kind create cluster``; kind's progress lines go to ``on_line`` as they appear."""
+        with tempfile.TemporaryDirectory(prefix="platformctl-kind-") as tmp:
+            cfg_path = Path(tmp) / "kind-config.yaml"
+            cfg_path.write_text(config_yaml, encoding="utf-8")
+            cfg_path.chmod(0o600)
+            args = [
+                "create",
+                "cluster",
+                "--name",
+                name,
+                "--config",
+                str(cfg_path),
+                "--kubeconfig",
+                str(kubeconfig),
+                "--wait",
+                f"{int(wait)}s",
+            ]
+            rc, tail = self._stream(args, on_line, timeout)
+        if rc != 0:
+            raise ClusterError(
+                f"kind could not create cluster {name!r} (exit {rc})",
+                details=tail,
+                hint="check `docker info`, free memory, and that the host ports are free",
+            )
+
+    def _stream(self, args: list[str], on_line: LineCallback | None, timeout: float) -> tuple[int, list[str]]:
+        tail: list[str] = []
+        try:
+            proc = subprocess.Popen(
+                [str(self.binary), *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=self._env,
+            )
+        except FileNotFoundError:
+            raise SourceError(
+                f"kind executable not found at {self.binary}: run `platformctl tools install`"
+            ) from None
+        timed_out = threading.Event()
+
+        def _kill() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, _kill)
+        timer.start()
+        try:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.rstrip("\n")
+                if not line.strip():
+                    continue
+                tail = [*tail[-39:], line]
+                if on_line is not None:
+                    on_line(line)
+            rc = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            timer.cancel()
+        if timed_out.is_set():
+            raise ClusterError(
+                f"`kind {' '.join(args[:2])}` did not finish within {timeout:.0f}s", details=tail
+            )
+        return rc, tail
+
+    def delete(self, name: str, kubeconfig: Path | None = None, *, timeout: float = 300) -> None:
+        with tempfile.TemporaryDirectory(prefix="platformctl-kind-") as tmp:
+            # A private kubeconfig: kind would otherwise edit the user's file itself.
+            kc = kubeconfig or Path(tmp) / "kubeconfig"
+            res = self._run(["delete", "cluster", "--name", name, "--kubeconfig", str(kc)], timeout=timeout)
+        if res.returncode != 0:
+            raise ClusterError(f"kind could not delete cluster {name!r}", details=_lines(res.stderr))
+
+    def kubeconfig(self, name: str) -> str:
+        res = self._run(["get", "kubeconfig", "--name", name])
+        if res.returncode != 0:
+            raise ClusterError(f"kind has no kubeconfig for cluster {name!r}", details=_lines(res.stderr))
+        return res.stdout
+
+    # -- ownership records ------------------------------------------------------------------------
+
+    def _record_path(self, name: str) -> Path:
+        return self.state_dir / f"{name}.json"
+
+    def record(self, name: str) -> ClusterRecord | None:
+        path = self._record_path(name)
+        try:
+            raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            return ClusterRecord(
+                name=str(raw["name"]),
+                config_sha256=str(raw["config_sha256"]),
+                created_at=float(raw["created_at"]),
+                node_image=str(raw.get("node_image", "")),
+            )
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            # A corrupt record proves nothing about ownership: treat it as absent.
+            return None
+
+    def save_record(self, rec: ClusterRecord) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self._record_path(rec.name)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rec.__dict__, indent=2) + "\n", encoding="utf-8")
+        tmp.chmod(0o600)
+        os.replace(tmp, path)
+
+    def forget(self, name: str) -> None:
+        self._record_path(name).unlink(missing_ok=True)
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()][-40:]
+
+
+def context_name(cluster: str) -> str:
+    return f"kind-{cluster}"
+
+
+@dataclass(frozen=True)
+class EnsureResult:
+    name: str
+    context: str
+    created: bool
+
+
+def ensure_cluster(
+    kind: KindCluster,
+    cfg: KindConfig,
+    kubeconfig_path: Path,
+    *,
+    force: bool = False,
+    on_line: LineCallback | None = None,
+    wait: float = 120,
+    timeout: float = 600,
+) -> EnsureResult:
+    """Create the cluster, or reuse it when platformctl created it with the same config.
+
+    Refuses (SafetyError) a same-named cluster platformctl did not create, or one created with a different
+    config, unless ``force`` (then it is deleted and recreated). Writes context ``kind-<name>``.
+    """
+    config_yaml = render_config(cfg)
+    digest = config_hash(config_yaml)
+    ctx = context_name(cfg.name)
+    if kind.exists(cfg.name):
+        rec = kind.record(cfg.name)
+        if rec is None and not force:
+            raise SafetyError(
+                f"a kind cluster named {cfg.name!r} exists but was not created by platformctl; "
+                f"use another cluster.name, install onto it with --provider existing --context {ctx}, "
+                "or re-run with --force to delete and recreate it",
+            )
+        if rec is not None and rec.config_sha256 != digest and not force:
+            raise SafetyError(
+                f"kind cluster {cfg.name!r} was created by platformctl with a different config "
+                "(node image, ports or listen address changed); run `platformctl down` first, "
+                "or re-run with --force to recreate it",
+                details=[f"recorded config sha256 {rec.config_sha256}", f"wanted config sha256 {digest}"],
+            )
+        if rec is None or rec.config_sha256 != digest:
+            kind.delete(cfg.name, timeout=timeout)
+            kind.forget(cfg.name)
+        else:
+            kcfg.merge_context(
+                kubeconfig_path, kind.kubeconfig(cfg.name), context=ctx, owner=cfg.name, force=force
+            )
+            return EnsureResult(cfg.name, ctx, created=False)
+    else:
+        # A record without a cluster: deleted behind our back; start over.
+        kind.forget(cfg.name)
+    # Refuse before creating anything if the kubeconfig context belongs to someone else.
+    if kubeconfig_path.exists() and not force:
+        data = kcfg.load(kubeconfig_path)
+        for entry in data["contexts"]:
+            if isinstance(entry, dict) and entry.get("name") == ctx and not kcfg.is_owned(entry):
+                raise SafetyError(
+                    f"{kubeconfig_path}: context {ctx!r} exists and was not written by platformctl; "
+                    "rename it or re-run with --force"
+                )
+    with tempfile.TemporaryDirectory(prefix="platformctl-kind-") as tmp:
+        private = Path(tmp) / "kubeconfig"
+        kind.create(cfg.name, config_yaml, private, on_line, wait=wait, timeout=timeout)
+    kind.save_record(ClusterRecord(cfg.name, digest, time.time(), cfg.node_image))
+    kcfg.merge_context(kubeconfig_path, kind.kubeconfig(cfg.name), context=ctx, owner=cfg.name, force=force)
+    return EnsureResult(cfg.name, ctx, created=True)
+
+
+def remove_cluster(kind: KindCluster, name: str, kubeconfig_path: Path, *, force: bool = False) -> bool:
+    """Delete a cluster platformctl created (any cluster with ``force``). False when it does not exist."""
+    ctx = context_name(name)
+    if not kind.exists(name):
+        kind.forget(name)
+        with contextlib.suppress(SafetyError):
+            kcfg.remove_context(kubeconfig_path, ctx, force=False)
+        return False
+    if kind.record(name) is None and not force:
+        raise SafetyError(
+            f"kind cluster {name!r} was not created by platformctl; not deleting it (re-run with --force)"
+        )
+    kind.delete(name)
+    kind.forget(name)
+    if force:
+        kcfg.remove_context(kubeconfig_path, ctx, force=True)
+    else:
+        _remove_owned(kubeconfig_path, ctx)
+    return True
+
+
+def _remove_owned(path: Path, ctx: str) -> None:
+    # Leave a context someone else wrote in place: it is theirs even if it now points nowhere.
+    with contextlib.suppress(SafetyError):
+        kcfg.remove_context(path, ctx)

@@ -1,0 +1,174 @@
+"""Merge one context (kind's ``kind-<name>``) into the user's kubeconfig without touching the others.
+
+Ownership marker: the context entry carries a named extension (kubeconfig ``contexts[].context.extensions``,
+a list of ``{name, extension}``, clientcmd v1 NamedExtension) called ``platformctl.io/owner``. kubectl keeps
+extensions when it rewrites the file, so the marker survives ``kubectl config use-context``. A context of the
+same name without the marker was written by someone else: we never overwrite or delete it without force.
+
+Writes are atomic (temp file in the same directory, then rename) and the file is mode 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from platformctl.errors import ConfigError, SafetyError
+
+OWNER_EXTENSION = "platformctl.io/owner"
+
+
+def default_kubeconfig_path(env: dict[str, str] | None = None) -> Path:
+    """First entry of $KUBECONFIG (the file kubectl writes to), else ~/.kube/config."""
+    environ = os.environ if env is None else env
+    raw = environ.get("KUBECONFIG", "")
+    for part in raw.split(os.pathsep):
+        if part.strip():
+            return Path(part).expanduser()
+    return Path.home() / ".kube" / "config"
+
+
+def _empty() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "clusters": [],
+        "users": [],
+        "contexts": [],
+        "current-context": "",
+    }
+
+
+def load(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return _empty()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc}); fix or move the kubeconfig file") from None
+    if data is None:
+        return _empty()
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a kubeconfig (top level is not a mapping)")
+    for key in ("clusters", "users", "contexts"):
+        if data.get(key) is None:
+            data[key] = []
+    return data
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".platformctl-", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            yaml.safe_dump(data, fh, sort_keys=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    path.chmod(0o600)
+
+
+def _find(entries: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return entry
+    return None
+
+
+def is_owned(entry: dict[str, Any] | None) -> bool:
+    if not entry:
+        return False
+    ctx = entry.get("context") or {}
+    return any(
+        isinstance(ext, dict) and ext.get("name") == OWNER_EXTENSION for ext in ctx.get("extensions") or []
+    )
+
+
+def owned_context(path: Path, context: str) -> bool:
+    """True when ``context`` exists in ``path`` and carries platformctl's marker."""
+    return is_owned(_find(load(path)["contexts"], context))
+
+
+def merge_context(
+    path: Path,
+    source: str,
+    *,
+    context: str,
+    owner: str,
+    force: bool = False,
+    set_current: bool = True,
+) -> str:
+    """Copy ``context`` (and its cluster and user) from the kubeconfig text ``source`` into ``path``.
+
+    Other contexts, clusters and users in ``path`` are left exactly as they were. Returns the context name.
+    """
+    src = yaml.safe_load(source) or {}
+    src_ctx = _find(src.get("contexts") or [], context)
+    if src_ctx is None:
+        raise ConfigError(f"kubeconfig from kind has no context {context!r}; was the cluster created?")
+    cluster_name = src_ctx["context"]["cluster"]
+    user_name = src_ctx["context"]["user"]
+    src_cluster = _find(src.get("clusters") or [], cluster_name)
+    src_user = _find(src.get("users") or [], user_name)
+    if src_cluster is None or src_user is None:
+        raise ConfigError(f"kubeconfig from kind is incomplete for context {context!r}")
+
+    data = load(path)
+    existing = _find(data["contexts"], context)
+    if existing is not None and not is_owned(existing) and not force:
+        raise SafetyError(
+            f"{path}: context {context!r} exists and was not written by platformctl; "
+            "rename it (kubectl config rename-context) or re-run with --force to replace it"
+        )
+    marked = dict(src_ctx)
+    marked_ctx = dict(src_ctx["context"])
+    exts = [e for e in marked_ctx.get("extensions") or [] if e.get("name") != OWNER_EXTENSION]
+    exts.append({"name": OWNER_EXTENSION, "extension": {"owner": owner}})
+    marked_ctx["extensions"] = exts
+    marked["context"] = marked_ctx
+
+    for key, entry in (("clusters", src_cluster), ("users", src_user), ("contexts", marked)):
+        entries: list[dict[str, Any]] = data[key]
+        for i, old in enumerate(entries):
+            if isinstance(old, dict) and old.get("name") == entry["name"]:
+                entries[i] = entry
+                break
+        else:
+            entries.append(entry)
+    if set_current:
+        data["current-context"] = context
+    _write(path, data)
+    return context
+
+
+def remove_context(path: Path, context: str, *, force: bool = False) -> bool:
+    """Remove ``context`` (and its cluster/user when no other context uses them). False if absent."""
+    if not path.exists():
+        return False
+    data = load(path)
+    entry = _find(data["contexts"], context)
+    if entry is None:
+        return False
+    if not is_owned(entry) and not force:
+        raise SafetyError(
+            f"{path}: context {context!r} was not written by platformctl; not removing it (use --force)"
+        )
+    data["contexts"] = [c for c in data["contexts"] if c is not entry]
+    ctx = entry.get("context") or {}
+    still_used_clusters = {(c.get("context") or {}).get("cluster") for c in data["contexts"]}
+    still_used_users = {(c.get("context") or {}).get("user") for c in data["contexts"]}
+    if ctx.get("cluster") not in still_used_clusters:
+        data["clusters"] = [c for c in data["clusters"] if c.get("name") != ctx.get("cluster")]
+    if ctx.get("user") not in still_used_users:
+        data["users"] = [u for u in data["users"] if u.get("name") != ctx.get("user")]
+    if data.get("current-context") == context:
+        data["current-context"] = ""
+    _write(path, data)
+    return True
