@@ -1,0 +1,267 @@
+"""``platformctl up | down | status | render``: the platform lifecycle commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from platformctl.cli import output
+from platformctl.cli.common import OutputFormat, OutputOption, SetOption, load_spec_from_ctx
+from platformctl.cli.state import global_options
+
+if TYPE_CHECKING:
+    from platformctl.usecases.render import SourceOptions
+    from platformctl.usecases.status import StatusResult
+
+OnlyOption = Annotated[
+    list[str] | None,
+    typer.Option("--only", metavar="COMPONENT", help="Run only this component (repeatable)."),
+]
+SkipOption = Annotated[
+    list[str] | None,
+    typer.Option("--skip", metavar="COMPONENT", help="Leave this component out (repeatable)."),
+]
+ManifestsDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--manifests-dir",
+        help="Offline bundle of pinned manifests (<component>/<version>/<file>, from `platformctl bundle`).",
+    ),
+]
+ChartsDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--charts-dir", help="Local Helm charts (<chart>/ or <chart>-<version>.tgz) instead of repos."
+    ),
+]
+NoDownloadOption = Annotated[
+    bool, typer.Option("--no-download", help="Never download: use only the bundle and the cache.")
+]
+
+
+def _sources(manifests_dir: Path | None, charts_dir: Path | None, no_download: bool) -> SourceOptions:
+    from platformctl.usecases.render import SourceOptions
+
+    return SourceOptions(manifests_dir=manifests_dir, charts_dir=charts_dir, allow_download=not no_download)
+
+
+def up(
+    ctx: typer.Context,
+    only: OnlyOption = None,
+    skip: SkipOption = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", min=1, help="Deadline per component in seconds (default timeouts.component)."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Change nothing: server-side dry-run if the cluster exists, else render only."
+        ),
+    ] = False,
+    manifests_dir: ManifestsDirOption = None,
+    charts_dir: ChartsDirOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a same-named kind cluster platformctl did not create.")
+    ] = False,
+    force_conflicts: Annotated[
+        bool, typer.Option("--force-conflicts", help="Take over fields owned by other field managers.")
+    ] = False,
+    no_download: NoDownloadOption = False,
+    sets: SetOption = None,
+) -> None:
+    """Create (or reuse) the cluster and install every enabled component; safe to re-run (resumes)."""
+    from platformctl.cli.progress import ProgressView, print_failures, summary_table
+    from platformctl.usecases.runner import RunInterrupted
+    from platformctl.usecases.up import UpOptions
+    from platformctl.usecases.up import up as up_usecase
+
+    spec = load_spec_from_ctx(ctx, sets=sets)
+    g = global_options(ctx)
+    opts = UpOptions(
+        only=tuple(only or ()),
+        skip=tuple(skip or ()),
+        timeout=timeout,
+        dry_run=dry_run,
+        force=force,
+        force_conflicts=force_conflicts,
+        sources=_sources(manifests_dir, charts_dir, no_download),
+        kubeconfig=g.kubeconfig,
+        context=g.context,
+    )
+    output.reset_consoles()
+    console = output.err
+    try:
+        with ProgressView(console) as view:
+            result = up_usecase(spec, opts, reporter=view)
+    except RunInterrupted as exc:
+        console.print(summary_table(exc.result, title="Interrupted"))
+        raise
+    if result.run is None:
+        output.info(
+            f"dry run (no cluster reachable): rendered {result.rendered_objects} objects for "
+            f"{', '.join(result.plan.order)}; nothing was changed"
+        )
+        return
+    console.print(summary_table(result.run))
+    if not result.run.ok:
+        print_failures(console, result.run)
+        _raise_summary(result.run)
+    if result.mode == "server-dry-run":
+        output.info(
+            f"server dry-run on {result.context}: {result.changed} objects would change; nothing was changed"
+        )
+    elif result.changed == 0:
+        output.info(f"platform up to date on {result.context} in {result.run.wall:.1f}s (nothing changed)")
+    else:
+        output.info(
+            f"platform ready on {result.context} in {result.run.wall:.1f}s "
+            f"({result.changed} objects changed); see URLs with `platformctl status`"
+        )
+
+
+def _raise_summary(run: Any) -> None:
+    from platformctl.errors import PlatformError
+
+    failed = run.with_status("failed")
+    skipped = run.with_status("skipped")
+    first = run.runs[failed[0]].error
+    msg = f"{len(failed)} component(s) failed: {', '.join(failed)}"
+    if skipped:
+        msg += f"; skipped because of them: {', '.join(skipped)}"
+    hint = "fix the cause shown above and run `platformctl up` again: finished components are not redone"
+    cls = type(first) if isinstance(first, PlatformError) else PlatformError
+    raise cls(msg, hint=hint)
+
+
+def down(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete a kind cluster even if platformctl did not create it.")
+    ] = False,
+    sets: SetOption = None,
+) -> None:
+    """Remove the platform: delete the kind cluster, or prune every component from an existing cluster."""
+    from platformctl.cli.progress import ProgressView
+    from platformctl.usecases.down import down as down_usecase
+
+    spec = load_spec_from_ctx(ctx, sets=sets)
+    g = global_options(ctx)
+    confirmed = yes or spec.cluster.provider == "kind"
+    if not confirmed:
+        where = g.context or spec.cluster.context or "the current context"
+        confirmed = typer.confirm(
+            f"Remove every platformctl-managed component from {where}?", default=False, err=True
+        )
+        if not confirmed:
+            output.info("nothing was changed")
+            raise typer.Exit(1)
+    output.reset_consoles()
+    with ProgressView(output.err) as view:
+        result = down_usecase(
+            spec, confirmed=confirmed, force=force, kubeconfig=g.kubeconfig, context=g.context, reporter=view
+        )
+    if result.provider == "kind":
+        output.info(
+            f"deleted kind cluster {result.target}"
+            if result.cluster_deleted
+            else f"no kind cluster named {result.target}; nothing to do"
+        )
+    else:
+        total = sum(result.pruned.values())
+        output.info(f"removed {total} objects from {result.target}")
+
+
+def _status_tables(res: StatusResult) -> Any:
+    from rich.console import Group
+
+    comps = output.simple_table(
+        f"Platform on {res.context} ({res.server})",
+        ["component", "version", "health", "reason"],
+        [(c.name, c.version, "healthy" if c.healthy else "NOT healthy", c.reason) for c in res.components],
+    )
+    urls = output.simple_table(
+        "URLs",
+        ["kind", "namespace", "name", "url", "ready"],
+        [
+            (e.kind, e.namespace, e.name, e.url, "yes" if e.ready else f"no: {e.reason}")
+            for e in res.endpoints
+        ],
+    )
+    return Group(comps, urls) if res.endpoints else comps
+
+
+def status(
+    ctx: typer.Context,
+    fmt: OutputOption = OutputFormat.table,
+    sets: SetOption = None,
+) -> None:
+    """Each component's version and health (with the reason), and the URLs of Knative Services and
+    InferenceServices in all namespaces."""
+    from platformctl.errors import ClusterError
+    from platformctl.reporting import NullReporter
+    from platformctl.usecases import cluster as cluster_mod
+    from platformctl.usecases.render import SourceOptions, make_render_context
+    from platformctl.usecases.status import status as status_usecase
+    from platformctl.usecases.up import default_connect
+
+    spec = load_spec_from_ctx(ctx, sets=sets)
+    g = global_options(ctx)
+    target = cluster_mod.reachable_target(spec, g.kubeconfig, g.context)
+    if target is None:
+        raise ClusterError(
+            f"no kind cluster named {spec.cluster.name!r}: run `platformctl up` first",
+            hint="or select an existing cluster with cluster.provider: existing and --context",
+        )
+    reporter = NullReporter()
+    engine = default_connect(target[0], target[1], reporter)
+    rctx = make_render_context(spec, SourceOptions(allow_download=False), reporter)
+    res = status_usecase(spec, engine, rctx)
+    output.reset_consoles()
+    output.emit_data(res.as_dict(), fmt, lambda: _status_tables(res))
+
+
+def render(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write NN-<component>.yaml files into this directory (default: stdout)."),
+    ] = None,
+    only: OnlyOption = None,
+    skip: SkipOption = None,
+    manifests_dir: ManifestsDirOption = None,
+    charts_dir: ChartsDirOption = None,
+    no_download: NoDownloadOption = False,
+    sets: SetOption = None,
+) -> None:
+    """Print every object `up` would apply (chart renders included), one file per component; deterministic."""
+    from platformctl.usecases.render import render as render_usecase
+
+    spec = load_spec_from_ctx(ctx, sets=sets)
+    result = render_usecase(
+        spec,
+        only=tuple(only or ()),
+        skip=tuple(skip or ()),
+        sources=_sources(manifests_dir, charts_dir, no_download),
+        out_dir=out,
+    )
+    if out is None:
+        sys.stdout.write(result.text())
+        sys.stdout.flush()
+    else:
+        output.reset_consoles()
+        for c, path in zip(result.components, result.written, strict=True):
+            output.info(f"wrote {path} ({len(c.objects)} objects, {c.name} {c.version})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
+    app.command("down")(down)
+    app.command("status")(status)
+    app.command("render")(render)

@@ -1,0 +1,208 @@
+"""Progress for long commands: a rich live view on a terminal, plain timestamped lines otherwise.
+
+The view is a Reporter (thread-safe: components report from worker threads). One line per step
+(the cluster, then each component): its state, what it is doing or waiting on, and for how long.
+At the end :func:`summary_table` shows each component's duration and a bar timeline of what ran in
+parallel; :func:`print_failures` renders the engine's diagnostics of every failed component.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from rich.console import Console, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from platformctl.errors import PlatformError
+from platformctl.reporting import Event
+
+if TYPE_CHECKING:
+    from platformctl.usecases.runner import ComponentRun, RunResult
+
+ICONS = {
+    "pending": ("·", "dim"),
+    "running": ("…", "cyan"),
+    "succeeded": ("✓", "green"),
+    "failed": ("✗", "bold red"),
+    "skipped": ("−", "yellow"),
+    "cancelled": ("■", "yellow"),
+}
+
+
+@dataclass
+class _Line:
+    name: str
+    state: str = "pending"
+    message: str = ""
+    started: float | None = None
+    finished: float | None = None
+    since: float = field(default_factory=time.monotonic)  # when ``message`` last changed
+
+
+def _fmt_secs(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+class ProgressView:
+    """Reporter that draws the live view (TTY) or prints plain lines (pipes, CI, tests)."""
+
+    def __init__(self, console: Console, order: Sequence[str] = (), *, live: bool | None = None) -> None:
+        self.console = console
+        self._lines: dict[str, _Line] = {n: _Line(n) for n in order}
+        self._lock = threading.Lock()
+        self._live_enabled = console.is_terminal if live is None else live
+        self._live: Live | None = None
+        self._t0 = time.monotonic()
+
+    # -- Reporter ---------------------------------------------------------------------------------
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            line = self._lines.get(event.step)
+            if line is None:
+                if event.kind in ("log", "progress") and not self._live_enabled:
+                    self._plain(event.step, event.message)
+                    return
+                line = self._lines[event.step] = _Line(event.step)
+            plain: str | None = None
+            if event.kind == "start":
+                line.state, line.started, line.since = "running", event.at, event.at
+                line.message = event.message or "starting"
+                plain = line.message
+            elif event.kind in ("update", "progress"):
+                msg = event.message
+                if event.kind == "progress" and event.total:
+                    msg = f"{event.message or 'downloading'} {event.done * 100 // event.total}%"
+                if msg and msg != line.message:
+                    line.message, line.since = msg, event.at
+                    plain = msg
+            elif event.kind == "finish":
+                line.state, line.finished, line.message = "succeeded", event.at, event.message or "done"
+                plain = f"done in {_fmt_secs(event.at - (line.started or event.at))}" + (
+                    f" ({event.message})" if event.message else ""
+                )
+            elif event.kind == "fail":
+                line.state, line.finished, line.message = "failed", event.at, event.message
+                plain = f"FAILED: {event.message}"
+            elif event.kind == "log":
+                if event.message.startswith("skipped:"):
+                    line.state, line.message = "skipped", event.message
+                plain = event.message
+            if plain is not None and not self._live_enabled:
+                self._plain(event.step, plain)
+
+    def _plain(self, step: str, message: str) -> None:
+        stamp = _fmt_secs(time.monotonic() - self._t0)
+        self.console.print(f"[{stamp:>6}] {step}: {message}", highlight=False, markup=False, soft_wrap=True)
+
+    # -- live rendering ---------------------------------------------------------------------------
+    def renderable(self) -> RenderableType:
+        now = time.monotonic()
+        table = Table.grid(padding=(0, 1))
+        table.add_column(width=2)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(ratio=1, overflow="ellipsis", no_wrap=True)
+        table.add_column(justify="right", style="dim", no_wrap=True)
+        with self._lock:
+            lines = list(self._lines.values())
+        for line in lines:
+            icon: RenderableType
+            if line.state == "running":
+                icon = Spinner("dots", style="cyan")
+                when = f"for {_fmt_secs(now - line.since)} · {_fmt_secs(now - (line.started or now))}"
+            else:
+                glyph, style = ICONS.get(line.state, ("?", ""))
+                icon = Text(glyph, style=style)
+                end = line.finished or now
+                when = _fmt_secs(end - line.started) if line.started is not None else ""
+            table.add_row(icon, line.name, Text(line.message), when)
+        return table
+
+    def __enter__(self) -> ProgressView:
+        self._t0 = time.monotonic()
+        if self._live_enabled:
+            self._live = Live(
+                get_renderable=self.renderable,
+                console=self.console,
+                refresh_per_second=4,
+                transient=False,
+            )
+            self._live.__enter__()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._live is not None:
+            self._live.__exit__(exc_type, exc, tb)
+            self._live = None
+
+
+def timeline_bar(run: ComponentRun, t0: float, wall: float, width: int) -> Text:
+    """``width`` cells spanning the whole run; the component's interval drawn as a bar."""
+    if run.started is None or wall <= 0:
+        return Text("·" * width, style="dim")
+    start = int((run.started - t0) / wall * width)
+    end = int(((run.finished or run.started) - t0) / wall * width + 0.5)
+    start = min(max(start, 0), width - 1)
+    end = min(max(end, start + 1), width)
+    style = {"succeeded": "green", "failed": "red"}.get(run.status, "yellow")
+    bar = Text("·" * start, style="dim")
+    bar.append("█" * (end - start), style=style)
+    bar.append("·" * (width - end), style="dim")
+    return bar
+
+
+def summary_table(result: RunResult, *, width: int = 32, title: str = "Summary") -> Table:
+    t = Table(title=title, header_style="bold", title_justify="left")
+    t.add_column("component", no_wrap=True)
+    t.add_column("result", no_wrap=True)
+    t.add_column("duration", justify="right", no_wrap=True)
+    t.add_column(f"timeline (0 → {_fmt_secs(result.wall)})", no_wrap=True)
+    t.add_column("detail")
+    for name in result.order:
+        run = result.runs[name]
+        glyph, style = ICONS.get(run.status, ("?", ""))
+        detail = run.summary if run.status == "succeeded" else run.reason
+        t.add_row(
+            name,
+            Text(f"{glyph} {run.status}", style=style),
+            _fmt_secs(run.duration) if run.started is not None else "-",
+            timeline_bar(run, result.started, result.wall, width),
+            detail,
+        )
+    return t
+
+
+def print_failures(console: Console, result: RunResult) -> None:
+    """One panel per failed component: the error, the engine's diagnostics and the hint."""
+    for name in result.with_status("failed"):
+        run = result.runs[name]
+        err = run.error
+        body = Text()
+        if isinstance(err, PlatformError):
+            body.append(err.message + "\n", style="bold")
+            for d in err.details:
+                body.append(f"  {d}\n")
+            if err.hint:
+                body.append(f"hint: {err.hint}\n", style="yellow")
+        else:
+            body.append(f"{type(err).__name__}: {err}\n")
+        steps = [s for s in run.steps if s.finished is not None]
+        if steps:
+            last = run.steps[-1]
+            body.append(
+                f"failed during {last.kind} step {last.name!r} after {_fmt_secs(last.duration)}\n",
+                style="dim",
+            )
+        console.print(Panel(body, title=f"[bold red]{name} failed", title_align="left", border_style="red"))
