@@ -1,0 +1,87 @@
+"""`platformctl tools`: lists each tool's path, version, source and pin match; --install downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from platformctl.cli.app import main
+from platformctl.plan.lock import load_lock
+
+LOCK = load_lock()
+
+
+@dataclass
+class Ran:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run(args: list[str], env: dict[str, str]) -> Ran:
+    with CliRunner().isolation(env=env) as (out, err, _):
+        code = 0
+        try:
+            main(args)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def fake(directory: Path, name: str, text: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    p = directory / name
+    p.write_text(f"#!/bin/sh\necho '{text}'\n")
+    p.chmod(0o755)
+    return p
+
+
+def test_tools_json_reports_path_version_source_and_match(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    fake(bin_dir, "kind", f"kind {LOCK.tools['kind'].version} go1.24.6 linux/amd64")
+    fake(bin_dir, "helm", "v3.1.0+gabc")
+    env = {"PATH": str(bin_dir), "PLATFORMCTL_CACHE_DIR": str(tmp_path / "cache")}
+    res = run(["tools", "-o", "json"], env)
+    assert res.exit_code == 0, res.stderr
+    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    assert rows["kind"]["source"] == "PATH" and rows["kind"]["matches_pin"] is True
+    assert rows["kind"]["path"] == str(bin_dir / "kind")
+    assert rows["helm"]["version"] == "v3.1.0" and rows["helm"]["matches_pin"] is False
+    assert rows["kubectl"]["source"] == "missing" and rows["kubectl"]["path"] is None
+
+
+def test_tools_env_override_and_table(tmp_path: Path) -> None:
+    k = fake(tmp_path / "x", "my-kubectl", "Client Version: v1.30.1")
+    env = {"PATH": str(tmp_path / "none"), "PLATFORMCTL_KUBECTL": str(k), "COLUMNS": "200"}
+    res = run(["tools"], env)
+    assert res.exit_code == 0, res.stderr
+    line = next(ln for ln in res.stdout.splitlines() if "kubectl" in ln and "v1.30.1" in ln)
+    assert "env" in line
+
+
+def test_tools_install_no_download_fails_with_fix(tmp_path: Path) -> None:
+    env = {"PATH": str(tmp_path / "none"), "PLATFORMCTL_CACHE_DIR": str(tmp_path / "c")}
+    res = run(["tools", "--install", "--no-download", "-o", "json"], env)
+    assert res.exit_code == 3
+    assert "downloads are disabled" in res.stderr
+    assert "PLATFORMCTL_KIND" in res.stderr
+
+
+def test_tools_lists_cached_binary(tmp_path: Path) -> None:
+    # A binary placed in the cache layout with its digest file counts as "cache".
+    v = LOCK.tools["kind"].version
+    from platformctl.drivers.tools import platform_key
+
+    d = tmp_path / "c" / "tools" / "kind" / v / platform_key()
+    b = fake(d, "kind", f"kind {v} go linux/amd64")
+    (d / "kind.sha256").write_text(hashlib.sha256(b.read_bytes()).hexdigest() + "\n")
+    res = run(
+        ["tools", "-o", "json"],
+        {"PATH": str(tmp_path / "none"), "PLATFORMCTL_CACHE_DIR": str(tmp_path / "c")},
+    )
+    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    assert rows["kind"]["source"] == "cache" and rows["kind"]["matches_pin"] is True
