@@ -1,0 +1,401 @@
+"""Server-side apply of a set of objects: ordering, preparation, per-object apply/create, dry-run.
+
+Order: Namespaces → CustomResourceDefinitions → (wait Established, refresh discovery) → everything
+else in Helm's install order (Helm ``releaseutil.InstallOrder``: config and RBAC before workloads),
+custom resources after built-in kinds, admission webhook configurations last so a webhook whose
+pods do not exist yet cannot block objects applied in the same call.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from platformctl.drivers.kube.connect import KubeApi
+from platformctl.drivers.kube.labels import COMPONENT_KEY, FIELD_MANAGER, SPEC_HASH_KEY, add_labels
+from platformctl.drivers.kube.mapping import ResourceInfo, RestMapper, split_api_version
+from platformctl.drivers.kube.retry import ApiError, RetryPolicy, retry_call
+from platformctl.errors import ClusterError, ConflictError, UsageError
+from platformctl.reporting import NullReporter, Reporter, progress
+
+Action = Literal["created", "configured", "unchanged", "deleted"]
+
+# Helm v3 pkg/releaseutil/kind_sorter.go InstallOrder (Namespace and CRD handled as phases before).
+INSTALL_ORDER = [
+    "PriorityClass",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+]
+WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+_RANK = {k: i for i, k in enumerate(INSTALL_ORDER)}
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    action: Action
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where} {self.action}"
+
+
+def is_crd(obj: dict[str, Any]) -> bool:
+    return obj.get("kind") == "CustomResourceDefinition" and str(obj.get("apiVersion", "")).startswith(
+        "apiextensions.k8s.io/"
+    )
+
+
+def phase_of(obj: dict[str, Any]) -> int:
+    """0 Namespaces, 1 CRDs, 2 everything else."""
+    if obj.get("kind") == "Namespace" and obj.get("apiVersion") == "v1":
+        return 0
+    return 1 if is_crd(obj) else 2
+
+
+def order_key(obj: dict[str, Any], index: int) -> tuple[int, int, int]:
+    kind = str(obj.get("kind", ""))
+    if kind in WEBHOOK_KINDS:
+        rank = len(INSTALL_ORDER) + 2
+    elif kind in _RANK:
+        rank = _RANK[kind]
+    else:
+        rank = len(INSTALL_ORDER) + 1  # custom resources and unknown kinds
+    return (phase_of(obj), rank, index)
+
+
+def ordered(objects: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    indexed = list(enumerate(objects))
+    indexed.sort(key=lambda pair: order_key(pair[1], pair[0]))
+    return [obj for _, obj in indexed]
+
+
+def strip_empty_ca_bundles(obj: dict[str, Any]) -> None:
+    """Drop empty ``caBundle`` values so SSA never claims (and blanks) what a controller injects.
+
+    Covers webhook configurations (istiod's chart renders ``caBundle: ""``), CRD conversion
+    webhooks and APIServices (design.md §3).
+    """
+    kind = obj.get("kind")
+    if kind in WEBHOOK_KINDS:
+        for hook in obj.get("webhooks") or []:
+            cc = hook.get("clientConfig") or {}
+            if "caBundle" in cc and not cc["caBundle"]:
+                del cc["caBundle"]
+    elif is_crd(obj):
+        cc = (((obj.get("spec") or {}).get("conversion") or {}).get("webhook") or {}).get(
+            "clientConfig"
+        ) or {}
+        if "caBundle" in cc and not cc["caBundle"]:
+            del cc["caBundle"]
+    elif kind == "APIService":
+        spec = obj.get("spec") or {}
+        if "caBundle" in spec and not spec["caBundle"]:
+            del spec["caBundle"]
+
+
+def prepare(obj: dict[str, Any], component: str) -> dict[str, Any]:
+    """A private copy with ownership labels and without controller-owned empty fields."""
+    if not isinstance(obj, dict) or not obj.get("apiVersion") or not obj.get("kind"):
+        raise UsageError(f"not a Kubernetes object (apiVersion and kind required): {str(obj)[:120]}")
+    out = copy.deepcopy(obj)
+    md = out.setdefault("metadata", {})
+    if not md.get("name") and not md.get("generateName"):
+        raise UsageError(f"{out['kind']} without metadata.name or metadata.generateName")
+    for key in ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation", "selfLink"):
+        md.pop(key, None)
+    out.pop("status", None)  # status is the controllers' (and a subresource): never applied
+    add_labels(out, component)
+    strip_empty_ca_bundles(out)
+    return out
+
+
+def spec_hash(obj: dict[str, Any]) -> str:
+    """Identity of a generateName object's content (its spec hash annotation excluded)."""
+    body = copy.deepcopy(obj)
+    ann = (body.get("metadata") or {}).get("annotations") or {}
+    ann.pop(SPEC_HASH_KEY, None)
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+_VOLATILE_METADATA = (
+    "resourceVersion",
+    "managedFields",
+    "generation",
+    "creationTimestamp",
+    "uid",
+    "selfLink",
+)
+
+
+def comparable(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The object without fields that change on every write (for dry-run diffing)."""
+    if obj is None:
+        return None
+    out = copy.deepcopy(obj)
+    md = out.get("metadata") or {}
+    for key in _VOLATILE_METADATA:
+        md.pop(key, None)
+    return out
+
+
+def conflict_error(exc: ApiError, what: str) -> ConflictError:
+    """Name the other field manager and the contested field(s) from the 409 Status."""
+    import re
+
+    details: list[str] = []
+    first = ""
+    for cause in exc.causes:
+        manager = re.search(r'conflict with "([^"]+)"', str(cause.get("message", "")))
+        field = cause.get("field", "?")
+        line = f'field {field} is managed by "{manager.group(1) if manager else "?"}"'
+        details.append(line)
+        first = first or line
+    if not first:
+        m = re.search(r'conflict with "([^"]+)"[^:]*: (\S+)', exc.server_message)
+        first = f'field {m.group(2)} is managed by "{m.group(1)}"' if m else exc.server_message
+    return ConflictError(
+        f"{what}: {first}; re-run with --force-conflicts to take ownership",
+        details=details or [exc.server_message],
+        hint="another tool or controller manages that field",
+    )
+
+
+class Applier:
+    def __init__(
+        self,
+        api: KubeApi,
+        mapper: RestMapper,
+        *,
+        policy: RetryPolicy | None = None,
+        reporter: Reporter | None = None,
+    ) -> None:
+        self.api = api
+        self.mapper = mapper
+        self.policy = policy or RetryPolicy()
+        self.reporter = reporter or NullReporter()
+
+    def _call(self, fn: Callable[[], Any], deadline: float, what: str) -> Any:
+        return retry_call(fn, deadline=deadline, what=what, policy=self.policy)
+
+    def _get(
+        self, info: ResourceInfo, namespace: str | None, name: str, deadline: float
+    ) -> dict[str, Any] | None:
+        def get() -> dict[str, Any] | None:
+            try:
+                result: dict[str, Any] | None = self.api.request("GET", info.path(namespace, name))
+                return result
+            except ApiError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+        result: dict[str, Any] | None = self._call(get, deadline, f"get {info.kind} {name}")
+        return result
+
+    def apply_all(
+        self,
+        objects: Sequence[dict[str, Any]],
+        *,
+        component: str,
+        force_conflicts: bool,
+        dry_run: bool,
+        deadline: float,
+        wait_established: Callable[[list[str], float], None],
+    ) -> list[ObjectResult]:
+        prepared = ordered([prepare(o, component) for o in objects])
+        step = f"apply:{component}"
+        results: list[ObjectResult] = []
+        new_namespaces: set[str] = set()
+        new_crd_kinds: set[tuple[str, str]] = set()  # (group, kind) created by this call in dry-run
+        crd_names: list[str] = []
+        crd_groups: set[str] = set()
+        total = len(prepared)
+        for index, obj in enumerate(prepared):
+            if phase_of(obj) == 2 and crd_names:
+                if not dry_run:
+                    wait_established(crd_names, deadline)
+                for gv in list(crd_groups):
+                    self.mapper.invalidate(gv)
+                crd_names, crd_groups = [], set()
+            result = self._apply_one(
+                obj,
+                component=component,
+                force_conflicts=force_conflicts,
+                dry_run=dry_run,
+                deadline=deadline,
+                new_namespaces=new_namespaces,
+                new_crd_kinds=new_crd_kinds,
+            )
+            results.append(result)
+            if is_crd(obj):
+                spec = obj.get("spec") or {}
+                crd_names.append(result.name)
+                for v in spec.get("versions") or []:
+                    crd_groups.add(f"{spec.get('group')}/{v.get('name')}")
+                if result.action == "created":
+                    new_crd_kinds.add((str(spec.get("group")), str((spec.get("names") or {}).get("kind"))))
+            if obj.get("kind") == "Namespace" and result.action == "created":
+                new_namespaces.add(result.name)
+            progress(self.reporter, step, index + 1, total, str(result))
+        if crd_names and not dry_run:
+            wait_established(crd_names, deadline)
+        return results
+
+    def _apply_one(
+        self,
+        obj: dict[str, Any],
+        *,
+        component: str,
+        force_conflicts: bool,
+        dry_run: bool,
+        deadline: float,
+        new_namespaces: set[str],
+        new_crd_kinds: set[tuple[str, str]],
+    ) -> ObjectResult:
+        api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
+        md = obj["metadata"]
+        info = self.mapper.try_resolve(api_version, kind)
+        if info is None:
+            group, _ = split_api_version(api_version)
+            if dry_run and (group, kind) in new_crd_kinds:
+                # Its CRD would be created by this very apply: nothing to dry-run against yet.
+                return ObjectResult(
+                    api_version, kind, md.get("namespace"), str(md.get("name", "")), "created"
+                )
+            info = self.mapper.resolve(api_version, kind)  # raises the clear "CRD not installed" error
+        namespace: str | None = None
+        if info.namespaced:
+            namespace = str(md.get("namespace") or "default")
+            md["namespace"] = namespace
+        else:
+            md.pop("namespace", None)
+        name = md.get("name")
+        if not name:
+            return self._create_generated(obj, info, namespace, component, dry_run, deadline)
+        name = str(name)
+        where = f"{kind} {namespace + '/' if namespace else ''}{name}"
+        if dry_run and namespace in new_namespaces:
+            return ObjectResult(api_version, kind, namespace, name, "created")
+        live = self._get(info, namespace, name, deadline)
+        query: list[tuple[str, str]] = [("fieldManager", FIELD_MANAGER)]
+        if force_conflicts:
+            query.append(("force", "true"))
+        if dry_run:
+            query.append(("dryRun", "All"))
+
+        def patch() -> dict[str, Any]:
+            result: dict[str, Any] = self.api.request(
+                "PATCH",
+                info.path(namespace, name),
+                query=query,
+                body=obj,
+                content_type="application/apply-patch+yaml",
+            )
+            return result
+
+        try:
+            applied = self._call(patch, deadline, f"apply {where}")
+        except ApiError as exc:
+            if exc.status == 409:
+                raise conflict_error(exc, f"apply {where}") from exc
+            raise ClusterError(
+                f"apply {where} failed: {exc.status} {exc.reason}: {exc.server_message}"
+            ) from exc
+        action: Action
+        if live is None:
+            action = "created"
+        elif dry_run:
+            action = "unchanged" if comparable(applied) == comparable(live) else "configured"
+        else:
+            before = (live.get("metadata") or {}).get("resourceVersion")
+            after = ((applied or {}).get("metadata") or {}).get("resourceVersion")
+            action = "unchanged" if before == after else "configured"
+        return ObjectResult(api_version, kind, namespace, name, action)
+
+    def _create_generated(
+        self,
+        obj: dict[str, Any],
+        info: ResourceInfo,
+        namespace: str | None,
+        component: str,
+        dry_run: bool,
+        deadline: float,
+    ) -> ObjectResult:
+        """generateName objects are created, once: an equivalent earlier one (same generateName and
+        spec hash) that completed or is still running counts as "unchanged"."""
+        md = obj["metadata"]
+        gen = str(md["generateName"])
+        digest = spec_hash(obj)
+        md.setdefault("annotations", {})[SPEC_HASH_KEY] = digest
+        where = f"{info.kind} {namespace + '/' if namespace else ''}{gen}*"
+        existing = self._call(
+            lambda: self.api.request(
+                "GET", info.path(namespace), query=[("labelSelector", f"{COMPONENT_KEY}={component}")]
+            ),
+            deadline,
+            f"list {where}",
+        )
+        for item in (existing or {}).get("items") or []:
+            imd = item.get("metadata") or {}
+            if imd.get("generateName") != gen or (imd.get("annotations") or {}).get(SPEC_HASH_KEY) != digest:
+                continue
+            failed = any(
+                c.get("type") == "Failed" and c.get("status") == "True"
+                for c in (item.get("status") or {}).get("conditions") or []
+            )
+            if not failed:
+                return ObjectResult(info.api_version, info.kind, namespace, str(imd.get("name")), "unchanged")
+        query: list[tuple[str, str]] = [("fieldManager", FIELD_MANAGER)]
+        if dry_run:
+            query.append(("dryRun", "All"))
+
+        def create() -> dict[str, Any]:
+            result: dict[str, Any] = self.api.request("POST", info.path(namespace), query=query, body=obj)
+            return result
+
+        try:
+            created = self._call(create, deadline, f"create {where}")
+        except ApiError as exc:
+            raise ClusterError(
+                f"create {where} failed: {exc.status} {exc.reason}: {exc.server_message}"
+            ) from exc
+        name = str(((created or {}).get("metadata") or {}).get("name") or gen)
+        return ObjectResult(info.api_version, info.kind, namespace, name, "created")
