@@ -29,7 +29,15 @@ app = typer.Typer(
 )
 
 # Command modules, each exposing ``register(app)``. A command is listed only when it really works.
-COMMAND_MODULES: tuple[str, ...] = ("bundle_cmd", "config_cmd", "versions_cmd", "platform_cmd")
+COMMAND_MODULES: tuple[str, ...] = (
+    "bundle_cmd",
+    "config_cmd",
+    "versions_cmd",
+    "platform_cmd",
+    "tools_cmd",
+    "models_cmd",
+    "smoke_cmd",
+)
 
 
 def _version(value: bool) -> None:

@@ -43,6 +43,8 @@ class NginxIngress:
         return p.read_text() if p.exists() else ""
 
 
+# server_names_hash_bucket_size: sslip.io names (sklearn-iris-predictor.default.127.0.0.1.sslip.io) exceed
+# the default 64-byte bucket and nginx refuses to start.
 def render_config(prefix: Path, port: int, routes: Mapping[str, int], *, read_timeout: float = 60) -> str:
     servers = [
         f"  server {{\n    listen 127.0.0.1:{port} default_server;\n    server_name _;\n    return 404;\n  }}"
@@ -62,7 +64,9 @@ def render_config(prefix: Path, port: int, routes: Mapping[str, int], *, read_ti
         f"worker_processes 1;\ndaemon off;\npid {prefix / 'nginx.pid'};\n"
         f"error_log {prefix / 'error.log'} warn;\n"
         "events { worker_connections 256; }\n"
-        f"http {{\n  access_log {prefix / 'access.log'};\n{temps}\n" + "\n".join(servers) + "\n}\n"
+        f"http {{\n  access_log {prefix / 'access.log'};\n  server_names_hash_bucket_size 128;\n{temps}\n"
+        + "\n".join(servers)
+        + "\n}\n"
     )
 
 
