@@ -81,6 +81,7 @@ def up(
     from platformctl.usecases.up import UpOptions
     from platformctl.usecases.up import up as up_usecase
 
+    output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
     spec = load_spec_from_ctx(ctx, sets=sets)
     g = global_options(ctx)
     opts = UpOptions(
@@ -94,7 +95,6 @@ def up(
         kubeconfig=g.kubeconfig,
         context=g.context,
     )
-    output.reset_consoles()
     console = output.err
     try:
         with ProgressView(console) as view:
@@ -151,6 +151,7 @@ def down(
     from platformctl.cli.progress import ProgressView
     from platformctl.usecases.down import down as down_usecase
 
+    output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
     spec = load_spec_from_ctx(ctx, sets=sets)
     g = global_options(ctx)
     confirmed = yes or spec.cluster.provider == "kind"
@@ -162,7 +163,6 @@ def down(
         if not confirmed:
             output.info("nothing was changed")
             raise typer.Exit(1)
-    output.reset_consoles()
     with ProgressView(output.err) as view:
         result = down_usecase(
             spec, confirmed=confirmed, force=force, kubeconfig=g.kubeconfig, context=g.context, reporter=view
@@ -211,6 +211,7 @@ def status(
     from platformctl.usecases.status import status as status_usecase
     from platformctl.usecases.up import default_connect
 
+    output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
     spec = load_spec_from_ctx(ctx, sets=sets)
     g = global_options(ctx)
     target = cluster_mod.reachable_target(spec, g.kubeconfig, g.context)
@@ -223,7 +224,6 @@ def status(
     engine = default_connect(target[0], target[1], reporter)
     rctx = make_render_context(spec, SourceOptions(allow_download=False), reporter)
     res = status_usecase(spec, engine, rctx)
-    output.reset_consoles()
     output.emit_data(res.as_dict(), fmt, lambda: _status_tables(res))
 
 
@@ -243,6 +243,7 @@ def render(
     """Print every object `up` would apply (chart renders included), one file per component; deterministic."""
     from platformctl.usecases.render import render as render_usecase
 
+    output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
     spec = load_spec_from_ctx(ctx, sets=sets)
     result = render_usecase(
         spec,
@@ -255,7 +256,6 @@ def render(
         sys.stdout.write(result.text())
         sys.stdout.flush()
     else:
-        output.reset_consoles()
         for c, path in zip(result.components, result.written, strict=True):
             output.info(f"wrote {path} ({len(c.objects)} objects, {c.name} {c.version})")
 

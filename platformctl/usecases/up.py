@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -78,6 +78,7 @@ def check_external(plan: Plan, engine: Engine, ctx: RenderContext) -> None:
     """Dependencies left out of the plan (--only/--skip/disabled) must already be healthy."""
     from platformctl.components import registry
 
+    missing: list[str] = []
     for dep, needed_by in plan.external.items():
         try:
             health = registry.get(dep).health(engine, ctx)
@@ -85,14 +86,15 @@ def check_external(plan: Plan, engine: Engine, ctx: RenderContext) -> None:
         except (ClusterError, NotReadyError) as exc:
             ok, reason = False, exc.message
         if not ok:
-            raise UsageError(
-                f"{', '.join(needed_by)} needs {dep}, which is not part of this run and not healthy on the "
-                f"cluster ({reason or 'not installed'}); add it to --only, drop it from --skip, or enable "
-                f"components.{dep}.enabled",
-            )
+            missing.append(f"{', '.join(needed_by)} needs {dep} ({reason or 'not installed'})")
+    if missing:
+        raise UsageError(
+            "dependencies outside this run are not healthy on the cluster: " + "; ".join(missing),
+            hint="add them to --only, drop them from --skip, or enable them in the spec",
+        )
 
 
-def format_actions(counts: dict[str, int]) -> str:
+def format_actions(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{counts[a]} {a}" for a in ACTIONS if counts.get(a))
 
 
@@ -140,7 +142,7 @@ def run_components(
                         dry_run=dry_run,
                         timeout=remaining,
                     )
-                    step_counts = Counter(r.action for r in report.results)
+                    step_counts: Counter[str] = Counter(r.action for r in report.results)
                     counts.update(step_counts)
                     timing.detail = format_actions(step_counts)
             elif not dry_run:  # a dry run changes nothing, so there is nothing to wait for
@@ -163,7 +165,7 @@ def up(
     options: UpOptions = UpOptions(),
     *,
     reporter: Reporter | None = None,
-    connect: Connect = default_connect,
+    connect: Connect | None = None,
     lock: VersionLock | None = None,
     cancel: threading.Event | None = None,
 ) -> UpResult:
@@ -171,6 +173,7 @@ def up(
     from platformctl.usecases import cluster as cluster_mod
 
     base: Reporter = reporter or reporting.NullReporter()
+    connect = connect or default_connect
     plan = build_plan(spec, only=options.only, skip=options.skip)
     rep = ComponentTaggingReporter(base, plan.order)
     timeout = options.timeout or spec.timeouts.component

@@ -1,0 +1,126 @@
+"""up/down/status/render use-cases with toy components and an in-memory engine (no API server)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from platformctl.components import registry
+from platformctl.errors import NotReadyError, SafetyError, UsageError
+from platformctl.plan.spec import COMPONENTS, PlatformSpec
+from platformctl.reporting import RecordingReporter
+from platformctl.usecases.down import down
+from platformctl.usecases.runner import RunInterrupted
+from platformctl.usecases.status import status
+from platformctl.usecases.up import UpOptions, up
+from tests.orchestration.toys import REAL_DEPS, ToyComponent, ToyEngine, toy_registry
+
+SPEC = PlatformSpec.model_validate({"cluster": {"provider": "existing"}, "domain": "example.com"})
+
+
+@pytest.fixture
+def toys(monkeypatch: pytest.MonkeyPatch) -> dict[str, ToyComponent]:
+    comps = toy_registry(REAL_DEPS)
+    monkeypatch.setattr(registry, "get", lambda name: comps[name])
+    return comps
+
+
+def connector(engine: ToyEngine) -> Any:
+    return lambda kubeconfig, context, reporter: engine
+
+
+def test_up_existing_then_second_up_changes_nothing(toys: dict[str, ToyComponent]) -> None:
+    engine = ToyEngine()
+    rec = RecordingReporter()
+    res = up(SPEC, reporter=rec, connect=connector(engine))
+    assert res.run is not None and res.run.ok
+    assert res.mode == "apply" and res.context == "toy"
+    assert res.changed == len(COMPONENTS)
+    assert set(rec.steps("finish")) >= set(COMPONENTS)
+    again = up(SPEC, connect=connector(engine))
+    assert again.run is not None and again.run.ok
+    assert again.changed == 0
+    assert all(c["unchanged"] == 1 for c in again.actions.values())
+
+
+def test_interrupt_then_resume_completes(toys: dict[str, ToyComponent]) -> None:
+    engine = ToyEngine()
+
+    def hook(component: str, step: str) -> None:
+        if component == "kserve" and step == "ready":
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted) as info:
+        up(SPEC, UpOptions(step_hook=hook), connect=connector(engine))
+    done = info.value.result.with_status("succeeded")
+    assert "kserve" not in done and "iris" not in done
+    res = up(SPEC, connect=connector(engine))
+    assert res.run is not None and res.run.ok
+    # kserve's objects were applied before the interrupt: the resumed run finds them unchanged.
+    assert res.actions["kserve"]["unchanged"] == 1
+    assert res.actions["iris"]["created"] == 1
+
+
+def test_never_ready_fails_dependents_but_not_independent_branches(toys: dict[str, ToyComponent]) -> None:
+    engine = ToyEngine()
+    engine.never_ready.add("cert-manager")
+    res = up(SPEC, connect=connector(engine))
+    assert res.run is not None and not res.run.ok
+    assert res.run.with_status("failed") == ["cert-manager"]
+    assert set(res.run.with_status("skipped")) == {"kserve", "iris"}
+    assert {"istio", "knative-serving", "dapr", "infra", "conference"} <= set(
+        res.run.with_status("succeeded")
+    )
+    with pytest.raises(NotReadyError) as info:
+        res.run.raise_for_failure()
+    assert info.value.details == ["pod cert-manager-0: ImagePullBackOff"]
+
+
+def test_only_requires_healthy_external_dependencies(toys: dict[str, ToyComponent]) -> None:
+    engine = ToyEngine()
+    with pytest.raises(UsageError, match="not healthy on the cluster") as info:
+        up(SPEC, UpOptions(only=("kserve",)), connect=connector(engine))
+    assert "kserve needs cert-manager (not installed)" in info.value.message
+    assert "kserve needs knative-serving (not installed)" in info.value.message
+    assert engine.applies == []  # refused before touching anything
+    up(SPEC, connect=connector(engine))
+    res = up(SPEC, UpOptions(only=("kserve",)), connect=connector(engine))
+    assert res.run is not None and res.run.ok and list(res.actions) == ["kserve"]
+
+
+def test_server_dry_run_changes_nothing(toys: dict[str, ToyComponent]) -> None:
+    engine = ToyEngine()
+    res = up(SPEC, UpOptions(dry_run=True), connect=connector(engine))
+    assert res.mode == "server-dry-run"
+    assert engine.store == {}
+    assert all(dry for _, dry in engine.applies)
+    assert all(t.calls == [] for t in toys.values())  # no waits in a dry run
+
+
+def test_per_component_timeout(toys: dict[str, ToyComponent]) -> None:
+    toys["istio"].delay = 0.3
+    res = up(SPEC, UpOptions(timeout=0.1, only=("istio", "dapr")), connect=connector(ToyEngine()))
+    assert res.run is not None
+    # istio's wait used up its deadline: the next step is refused with a timeout; dapr is unaffected
+    assert res.run.runs["istio"].status == "failed"
+    assert "timed out after 0.1s before step 'post'" in res.run.runs["istio"].reason
+    assert res.run.runs["dapr"].status == "succeeded"
+
+
+def test_status_and_down_existing(toys: dict[str, ToyComponent]) -> None:
+    engine = ToyEngine()
+    up(SPEC, connect=connector(engine))
+    from platformctl.reporting import NullReporter
+    from platformctl.usecases.render import SourceOptions, make_render_context
+
+    ctx = make_render_context(SPEC, SourceOptions(allow_download=False), NullReporter())
+    st = status(SPEC, engine, ctx)  # type: ignore[arg-type]
+    assert st.healthy and [c.name for c in st.components] == list(COMPONENTS)
+    with pytest.raises(SafetyError, match="--yes"):
+        down(SPEC, confirmed=False, connect=connector(engine))
+    res = down(SPEC, confirmed=True, connect=connector(engine))
+    assert engine.store == {}
+    assert sum(res.pruned.values()) == len(COMPONENTS)
+    st2 = status(SPEC, engine, ctx)  # type: ignore[arg-type]
+    assert not st2.healthy and st2.components[0].reason == "not installed"
