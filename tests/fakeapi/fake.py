@@ -1,0 +1,166 @@
+"""FakeApiServer: the object tests use (start/stop, kubeconfig, inspection, fault injection)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tests.fakeapi.controllers import Controllers, NeverReady
+from tests.fakeapi.faults import Fault, FaultSet
+from tests.fakeapi.resources import Registry
+from tests.fakeapi.server import Handler, _Server
+from tests.fakeapi.store import Store
+
+CONTEXT = "fake"
+TOKEN = "fake-token"
+
+
+class FakeApiServer:
+    """An in-process Kubernetes API server for tests; see docs/fake-apiserver.md for what it models."""
+
+    context = CONTEXT
+
+    def __init__(
+        self, latency: dict[str, float] | None = None, controllers: bool = True, token: str | None = TOKEN
+    ) -> None:
+        self.registry = Registry()
+        self.store = Store(self.registry)
+        self.controllers = Controllers(self.store, self.registry, latency, controllers)
+        self.faults = FaultSet()
+        self.token = token
+        self._log_lock = threading.Lock()
+        self.requests: list[tuple[str, str]] = []
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
+        self._httpd.fake = self
+        self.port: int = self._httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._tmp = Path(tempfile.mkdtemp(prefix="fakeapi-"))
+        self.kubeconfig_path = self._tmp / "kubeconfig"
+        self.kubeconfig_path.write_text(self.kubeconfig_text())
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fakeapi-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        self.controllers.start()
+        self._closed = False
+        self._bootstrap()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> FakeApiServer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.controllers.stop()
+        self.store.close()  # ends open watch streams
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _bootstrap(self) -> None:
+        # what a fresh cluster has: the four system namespaces
+        ns_rt = self.registry.by_key(("", "namespaces"))
+        assert ns_rt is not None
+        for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            self.store.create(ns_rt, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    def kubeconfig_text(self, token: str | None = None, context: str = CONTEXT) -> str:
+        """A kubeconfig for this server; pass another token to get one the server rejects (401)."""
+        tok = token if token is not None else (self.token or "none")
+        return (
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters:\n- name: {context}\n  cluster:\n    server: {self.url}\n"
+            f"users:\n- name: {context}\n  user:\n    token: {tok}\n"
+            f"contexts:\n- name: {context}\n  context:\n    cluster: {context}\n    user: {context}\n"
+            f"current-context: {context}\n"
+        )
+
+    # -- requests log ----------------------------------------------------------------------
+
+    def _record(self, method: str, path: str) -> None:
+        with self._log_lock:
+            self.requests.append((method, path))
+
+    @property
+    def request_count(self) -> int:
+        return len(self.requests)
+
+    def reset_request_log(self) -> None:
+        with self._log_lock:
+            self.requests = []
+
+    # -- faults and failures ---------------------------------------------------------------
+
+    def inject(self, fault: Fault) -> Fault:
+        """Fail matching requests; the returned Fault's `hits` counts how many were failed."""
+        return self.faults.add(fault)
+
+    def never_ready(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        reason: str = "ImagePullBackOff",
+        message: str | None = None,
+        logs: str | None = None,
+    ) -> None:
+        """Keep a workload (Deployment/StatefulSet/DaemonSet/Job) or a Ready-condition object from ever
+        becoming ready. Workloads get failing pods (reason ImagePullBackOff, ErrImagePull,
+        CrashLoopBackOff or Unschedulable), Warning Events and, for crashes, logs."""
+        self.controllers.never[(kind, namespace, name)] = NeverReady(reason, message, logs)
+        self._requeue(kind, namespace, name)
+
+    def make_ready(self, kind: str, namespace: str, name: str) -> None:
+        """Undo never_ready: the next reconcile makes the object ready."""
+        self.controllers.never.pop((kind, namespace, name), None)
+        self._requeue(kind, namespace, name)
+
+    def _requeue(self, kind: str, namespace: str, name: str) -> None:
+        for rt in self.registry.by_kind(kind):
+            if self.store.get(rt, namespace, name) is not None:
+                self.controllers.schedule(rt, namespace, name)
+
+    def set_pod_logs(self, namespace: str, pod: str, text: str) -> None:
+        self.controllers.logs[(namespace, pod)] = text
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until the simulated controllers have nothing queued."""
+        return self.controllers.wait_idle(timeout)
+
+    # -- inspection ------------------------------------------------------------------------
+
+    def objects(self, kind: str | None = None, namespace: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        for rt, obj in self.store.all_objects():
+            if kind is not None and rt.kind != kind:
+                continue
+            if namespace is not None and obj["metadata"].get("namespace") != namespace:
+                continue
+            out.append(obj)
+        return out
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        for rt in self.registry.by_kind(kind):
+            obj = self.store.get(rt, namespace or "", name)
+            if obj is not None:
+                return obj
+        return None
+
+    @property
+    def resource_version(self) -> int:
+        return self.store.resource_version
