@@ -14,7 +14,7 @@ import socket
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
@@ -158,7 +158,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/apis":
             self._send(200, reg.api_groups_json())
             return
-        parts = path.strip("/").split("/")
+        # Clients percent-encode path segments (ClusterRole names with ":"); the apiserver decodes them.
+        parts = [unquote(p) for p in path.strip("/").split("/")]
         if parts[0] == "api" and len(parts) >= 2:
             group, version, rest = "", parts[1], parts[2:]
         elif parts[0] == "apis" and len(parts) >= 3:
@@ -195,7 +196,7 @@ class Handler(BaseHTTPRequestHandler):
             self.headers.get("Content-Type", ""),
             self.headers.get("User-Agent", ""),
         )
-        if method == "GET" and name is None and query.get("watch") in ("true", "1"):
+        if method == "GET" and name is None and (query.get("watch") or "").lower() in ("true", "1"):
             self._watch(req)
             return
         if method == "GET" and sub == "log":
@@ -497,7 +498,7 @@ class Request:
             raise errors.bad_request("invalid object: apiVersion and kind must be set for apply")
         patch = self._check_identity(patch, need_name=True)
         manager = self.query["fieldManager"]
-        force = self.query.get("force") in ("true", "1")
+        force = (self.query.get("force") or "").lower() in ("true", "1")
         keyed = self.rt.builtin
         api_version = self.rt.api_version(self.version)
         drop_status = self.rt.status_subresource and self.sub != "status"
