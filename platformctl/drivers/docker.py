@@ -1,0 +1,140 @@
+"""A tiny Docker Engine API client (GET /version, /info, /containers/json) over the daemon's socket.
+
+No docker CLI or SDK: httpx with its unix-domain-socket transport. The endpoint follows the docker
+CLI's rules: $DOCKER_HOST, else the current docker context's endpoint, else /var/run/docker.sock
+(and Docker Desktop's ~/.docker/run/docker.sock when that does not exist).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from platformctl.errors import ClusterError, UsageError
+
+if TYPE_CHECKING:
+    import httpx
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str  # as the user would write DOCKER_HOST (for messages)
+    base_url: str
+    uds: str | None = None
+    tls: tuple[str, str, str] | None = None  # (ca, cert, key) when DOCKER_TLS_VERIFY is set
+
+
+def _context_host(env: Mapping[str, str], home: Path) -> str | None:
+    """The docker endpoint of the current docker context, if a non-default one is selected."""
+    config_dir = Path(env.get("DOCKER_CONFIG") or home / ".docker")
+    name = env.get("DOCKER_CONTEXT")
+    if not name:
+        try:
+            name = json.loads((config_dir / "config.json").read_text()).get("currentContext")
+        except (OSError, ValueError):
+            name = None
+    if not name or name == "default":
+        return None
+    # docker/cli stores context metadata under contexts/meta/<sha256(name)>/meta.json.
+    meta = config_dir / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
+    try:
+        host = json.loads(meta.read_text())["Endpoints"]["docker"]["Host"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(host) if host else None
+
+
+def resolve_endpoint(env: Mapping[str, str] | None = None, home: Path | None = None) -> Endpoint:
+    e = os.environ if env is None else env
+    h = home or Path.home()
+    host = e.get("DOCKER_HOST") or _context_host(e, h)
+    if not host:
+        desktop = h / ".docker" / "run" / "docker.sock"
+        sock = DEFAULT_SOCKET if Path(DEFAULT_SOCKET).exists() or not desktop.exists() else str(desktop)
+        host = "unix://" + sock
+    if host.startswith("unix://"):
+        return Endpoint(host, "http://docker", uds=host[len("unix://") :])
+    if host.startswith("tcp://") or host.startswith("http://") or host.startswith("https://"):
+        addr = host.split("://", 1)[1].rstrip("/")
+        if e.get("DOCKER_TLS_VERIFY") or host.startswith("https://"):
+            certs = Path(e.get("DOCKER_CERT_PATH") or h / ".docker")
+            tls = (str(certs / "ca.pem"), str(certs / "cert.pem"), str(certs / "key.pem"))
+            return Endpoint(host, f"https://{addr}", tls=tls)
+        return Endpoint(host, f"http://{addr}")
+    raise UsageError(
+        f"DOCKER_HOST={host}: only unix:// and tcp:// endpoints are supported",
+        hint="for ssh:// hosts, forward the socket (ssh -L /tmp/docker.sock:/var/run/docker.sock) "
+        "and set DOCKER_HOST=unix:///tmp/docker.sock",
+    )
+
+
+class DockerClient:
+    def __init__(self, endpoint: Endpoint | None = None, *, timeout: float = 5.0) -> None:
+        self.endpoint = endpoint or resolve_endpoint()
+        self.timeout = timeout
+
+    def _client(self) -> httpx.Client:
+        import httpx
+
+        ep = self.endpoint
+        if ep.uds:
+            transport = httpx.HTTPTransport(uds=ep.uds)
+            return httpx.Client(transport=transport, base_url=ep.base_url, timeout=self.timeout)
+        if ep.tls:
+            import ssl
+
+            ctx = ssl.create_default_context(cafile=ep.tls[0])
+            ctx.load_cert_chain(ep.tls[1], ep.tls[2])
+            return httpx.Client(base_url=ep.base_url, timeout=self.timeout, verify=ctx)
+        return httpx.Client(base_url=ep.base_url, timeout=self.timeout)
+
+    def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        import httpx
+
+        try:
+            with self._client() as client:
+                resp = client.get(path, params=params)
+        except (httpx.HTTPError, OSError) as exc:
+            raise ClusterError(
+                f"Docker daemon not reachable at {self.endpoint.host}: {exc or type(exc).__name__}",
+                hint="start Docker (Docker Desktop, or `sudo systemctl start docker`) and check that "
+                "your user may use its socket (docker group) or set DOCKER_HOST",
+            ) from None
+        if resp.status_code != 200:
+            raise ClusterError(
+                f"Docker API GET {path} at {self.endpoint.host}: HTTP {resp.status_code}: {resp.text[:200]}"
+            )
+        try:
+            return resp.json()
+        except ValueError:
+            raise ClusterError(f"Docker API GET {path} at {self.endpoint.host}: not JSON") from None
+
+    def version(self) -> dict[str, Any]:
+        data = self.get("/version")
+        return data if isinstance(data, dict) else {}
+
+    def info(self) -> dict[str, Any]:
+        data = self.get("/info")
+        return data if isinstance(data, dict) else {}
+
+    def containers(self) -> list[dict[str, Any]]:
+        """Running containers (GET /containers/json), for finding who publishes a host port."""
+        data = self.get("/containers/json")
+        return [c for c in data if isinstance(c, dict)] if isinstance(data, list) else []
+
+
+def publisher_of(containers: list[dict[str, Any]], port: int) -> str | None:
+    """Name of the running container publishing host ``port`` (kind's node publishes 80/443)."""
+    for c in containers:
+        for p in c.get("Ports") or []:
+            if isinstance(p, dict) and p.get("PublicPort") == port:
+                names = c.get("Names") or [c.get("Id", "?")[:12]]
+                return str(names[0]).lstrip("/")
+    return None
