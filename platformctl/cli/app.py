@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "versions_cmd",
     "platform_cmd",
     "tools_cmd",
+    "doctor_cmd",
     "models_cmd",
     "smoke_cmd",
 )
