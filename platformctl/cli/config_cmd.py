@@ -58,6 +58,7 @@ def init(
 
     if str(path) == "-":
         sys.stdout.write(render_init())
+        sys.stdout.flush()
         return
     result = init_config(path, force=force)
     output.info(

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -60,12 +61,13 @@ def simple_table(title: str | None, columns: Sequence[str], rows: Sequence[Seque
 
 
 def error(message: str, *, hint: str | None = None, details: Sequence[str] = ()) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    # User values (a key like "[/]") must print verbatim, not be parsed as rich markup.
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
     for d in details:
         err.print(f"  {d}", highlight=False, markup=False)
     if hint:
-        err.print(f"[yellow]hint:[/] {hint}", highlight=False)
+        err.print(f"[yellow]hint:[/] {escape(hint)}", highlight=False)
 
 
 def info(message: str) -> None:
-    err.print(message, highlight=False)
+    err.print(message, highlight=False, markup=False)

@@ -45,14 +45,18 @@ class LoadedSpec:
     config_file: Path | None = None
 
     def source_of(self, path: Path_) -> str:
-        """The source of the value at ``path`` (the nearest set ancestor), else "defaults"."""
-        for n in range(len(path), 0, -1):
-            if path[:n] in self.sources:
-                return self.sources[path[:n]]
-        return DEFAULTS_SOURCE
+        """The layer that set the field at ``path``, else "defaults"."""
+        return self.sources.get(path, DEFAULTS_SOURCE)
 
 
 # --------------------------------------------------------------------------------------- helpers
+
+
+def printable(text: str) -> str:
+    """Escape what would break the one-line promise (newlines, U+0085, U+2028, control characters)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def short(value: Any, limit: int = 60) -> str:
@@ -61,12 +65,21 @@ def short(value: Any, limit: int = 60) -> str:
         text = json.dumps(value, default=str, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(value)
-    text = text.replace("\n", "\\n")
+    text = printable(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_PLAIN_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
 def dotted(path: Sequence[str | int]) -> str:
-    return ".".join(str(p) for p in path) if path else "(document)"
+    """``cluster.name``; odd keys (blank, dots, colons, unicode) are quoted so the path stays readable."""
+    if not path:
+        return "(document)"
+    parts = (str(p) for p in path)
+    return ".".join(
+        p if _PLAIN_SEGMENT.match(p) else printable(json.dumps(p, ensure_ascii=False)) for p in parts
+    )
 
 
 def _model_fields(model: type[BaseModel]) -> list[str]:
@@ -139,7 +152,7 @@ class _Layers:
                 existing = self.get(path)
                 if existing is not None and not isinstance(existing, dict):
                     self.set(path, {}, source)
-                self.sources[path] = source
+                # Only leaves are recorded: a section's fields keep their own (possibly default) source.
                 self.merge_mapping(value, source, path)
             else:
                 self.set(path, value, source)
@@ -164,7 +177,7 @@ class _Layers:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse a platform.yaml into a mapping; every failure is one ConfigError line naming the file."""
-    label = str(path)
+    label = printable(str(path))
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -366,12 +379,12 @@ def load_spec_with_sources(
     layers = _Layers()
     path = find_config_file(config_file, cwd)
     if path is not None:
-        layers.merge_mapping(read_config_file(path), str(path))
+        layers.merge_mapping(read_config_file(path), printable(str(path)))
     for fpath, value, var in env_overrides(os.environ if env is None else env):
-        layers.set(fpath, value, var)
+        layers.set(fpath, value, printable(var))
     labels = override_labels or {}
     for key, value in (overrides or {}).items():
-        label = labels.get(key, f"--set {key}")
+        label = printable(labels.get(key, f"--set {key}"))
         parts = tuple(key.split("."))
         if not key or any(not p for p in parts):
             raise ConfigError(
