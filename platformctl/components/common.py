@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +28,8 @@ def pinned_documents(ctx: RenderContext, component: str, filename: str) -> list[
         raise SourceError(
             f"manifests/lock.yaml: {component} has no pinned file {filename!r}; the lock entry is incomplete"
         ) from None
-    return [copy.deepcopy(d) for d in ctx.sources.documents(pinned) if isinstance(d, dict) and d.get("kind")]
+    # SourceResolver.documents returns a fresh copy per call: safe to edit.
+    return [d for d in ctx.sources.documents(pinned) if isinstance(d, dict) and d.get("kind")]
 
 
 def pinned_role_documents(ctx: RenderContext, component: str, role: str) -> list[KubeObject]:
@@ -38,7 +38,7 @@ def pinned_role_documents(ctx: RenderContext, component: str, role: str) -> list
     out: list[KubeObject] = []
     for pinned in release.files:
         if pinned.role == role:
-            out.extend(copy.deepcopy(d) for d in ctx.sources.documents(pinned) if isinstance(d, dict))
+            out.extend(d for d in ctx.sources.documents(pinned) if isinstance(d, dict))
     return out
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from platformctl.components.base import KubeObject, RenderContext
+from platformctl.drivers.sources import SourceResolver
 from platformctl.plan.lock import load_lock
 from platformctl.plan.spec import PlatformSpec
 from platformctl.reporting import RecordingReporter
@@ -38,7 +39,7 @@ def helm_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return helm
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def upstream() -> Path:
     raw = os.environ.get("PLATFORMCTL_UPSTREAM_DIR")
     path = Path(raw) if raw else REPO.parent / "shared" / "upstream"
@@ -50,15 +51,18 @@ def upstream() -> Path:
 MakeCtx = Callable[..., RenderContext]
 
 
+@pytest.fixture(scope="session")
+def resolver(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> SourceResolver:
+    """One resolver per session: it memoizes parsed files (kserve.yaml is 3.5 MB)."""
+    cache = tmp_path_factory.mktemp("source-cache")
+    return SourceResolver(load_lock(), manifests_dir=upstream, cache_dir=cache, allow_download=False)
+
+
 @pytest.fixture
-def make_ctx(helm_binary: Path, upstream: Path, tmp_path: Path) -> MakeCtx:
+def make_ctx(helm_binary: Path, resolver: SourceResolver) -> MakeCtx:
     from platformctl.drivers.helm import render_chart
-    from platformctl.drivers.sources import SourceResolver
 
     lock = load_lock()
-    resolver = SourceResolver(
-        lock, manifests_dir=upstream, cache_dir=tmp_path / "cache", allow_download=False
-    )
 
     def helm(
         chart: str, repo: str, version: str, release: str, namespace: str, values: dict[str, Any]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
-
 from platformctl.components import cert_manager, dapr, istio, knative, kserve
 from platformctl.components.base import Apply, KubeObject, RenderContext, Wait
 from tests.components.conftest import MakeCtx
@@ -151,6 +149,6 @@ def test_dapr(make_ctx: MakeCtx) -> None:
 def test_render_is_deterministic(make_ctx: MakeCtx) -> None:
     ctx = make_ctx()
     for comp in (istio.COMPONENT, dapr.COMPONENT, knative.COMPONENT, kserve.COMPONENT):
-        a = yaml.safe_dump_all(flat(comp, ctx), sort_keys=True)
-        b = yaml.safe_dump_all(flat(comp, ctx), sort_keys=True)
+        a = json.dumps(flat(comp, ctx), sort_keys=True)
+        b = json.dumps(flat(comp, ctx), sort_keys=True)
         assert a == b, comp.name
