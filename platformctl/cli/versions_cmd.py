@@ -18,8 +18,7 @@ def versions(
     ] = False,
     sets: SetOption = None,
 ) -> None:
-    """Show pinned versions: kind + node image, Kubernetes, tools, and per component its chart and every
-    pinned file with URL and sha256 (selected by platform.yaml, else the lock's defaults)."""
+    """Show pinned versions: kind, node image, Kubernetes, tools, charts, every pinned file (URL, sha256)."""
     from platformctl.usecases.versions import versions_report
 
     report = versions_report(load_spec_from_ctx(ctx, sets=sets), all_versions=all_versions)

@@ -71,3 +71,37 @@ def test_python_m_platformctl_help_subprocess() -> None:
     assert "platformctl.cli.app" in imported  # importtime really reported our modules
     offenders = sorted(m for m in imported if m.split(".")[0] in HEAVY)
     assert offenders == [], f"--help imported {offenders}"
+
+
+_ALL_PROBE = """
+import json, sys
+import typer.main
+from platformctl.cli.app import app, main
+group = typer.main.get_command(app)
+report = {{}}
+for name in sorted(getattr(group, "commands", {{}})):
+    try:
+        main([name, "--help"])
+    except SystemExit:
+        pass
+    report[name] = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
+sys.__stderr__.write("\\nPROBE " + json.dumps(report) + "\\n")
+"""
+
+
+def test_no_subcommand_help_imports_a_heavy_library() -> None:
+    """Every registered command's --help, run one after another in one process: the first command
+    whose help pulls in a heavy library is named."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _ALL_PROBE.format(heavy=set(HEAVY))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, COLUMNS="120"),
+    )
+    line = next((ln for ln in proc.stderr.splitlines() if ln.startswith("PROBE ")), None)
+    assert line is not None, proc.stderr[-3000:]
+    report: dict[str, list[str]] = json.loads(line[len("PROBE ") :])
+    assert {"config", "versions"} <= set(report)
+    for name, heavy in report.items():
+        assert heavy == [], f"`platformctl {name} --help` imported {heavy}"
