@@ -50,7 +50,7 @@ def test_full_platform_on_fake(make_ctx: MakeCtx, fake_api: FakeApiServer) -> No
     assert len(fake_api.objects(kind="LLMInferenceServiceConfig", namespace="kserve")) == 8
 
     # A second install changes nothing.
-    for comp in (istio.COMPONENT, dapr.COMPONENT):
+    for comp in ORDER:
         actions = [a for a in install(engine, comp, ctx) if a != "unchanged"]
         # generateName objects are never re-created; everything else is unchanged.
         assert actions == [], (comp.name, actions)
