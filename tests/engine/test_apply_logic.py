@@ -75,10 +75,17 @@ def test_status_is_never_applied() -> None:
 
 
 def test_spec_hash_is_stable_and_content_sensitive() -> None:
-    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generateName": "cleanup-serving-"}, "spec": {"a": 1}}
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"generateName": "cleanup-serving-"},
+        "spec": {"a": 1},
+    }
     h = spec_hash(job)
     with_ann = {**job, "metadata": {"generateName": "cleanup-serving-", "annotations": {SPEC_HASH_KEY: h}}}
-    assert spec_hash(with_ann) == spec_hash({**job, "metadata": {"generateName": "cleanup-serving-", "annotations": {}}})
+    assert spec_hash(with_ann) == spec_hash(
+        {**job, "metadata": {"generateName": "cleanup-serving-", "annotations": {}}}
+    )
     assert spec_hash({**job, "spec": {"a": 2}}) != h
 
 

@@ -26,7 +26,9 @@ WEBHOOK_REFUSED = (
 )
 
 
-def status_error(code: int, message: str, reason: str = "", headers: dict[str, str] | None = None) -> ApiError:
+def status_error(
+    code: int, message: str, reason: str = "", headers: dict[str, str] | None = None
+) -> ApiError:
     body = f'{{"kind":"Status","status":"Failure","message":{message!r},"reason":"{reason}","code":{code}}}'
     return api_error_from_response(code, reason, body.replace("'", '"'), headers or {}, "PATCH /x")
 
@@ -76,7 +78,10 @@ def test_client_errors_are_permanent(code: int) -> None:
     ],
 )
 def test_webhook_not_ready_messages_are_transient(tail: str) -> None:
-    msg = f'Internal error occurred: failed calling webhook "x.kserve.io": failed to call webhook: Post "https://s": {tail}'
+    msg = (
+        'Internal error occurred: failed calling webhook "x.kserve.io": failed to call webhook: '
+        f'Post "https://s": {tail}'
+    )
     # webhooks also answer 400/403 on some apiservers: the message decides, not the code
     for code in (500, 400):
         verdict = classify(status_error(code, msg))
@@ -92,8 +97,12 @@ def test_webhook_denial_is_permanent() -> None:
 
 @pytest.mark.parametrize(
     "exc",
-    [ConnectionResetError(104, "Connection reset by peer"), ConnectionRefusedError(111, "refused"),
-     http.client.RemoteDisconnected("closed"), TimeoutError("timed out")],
+    [
+        ConnectionResetError(104, "Connection reset by peer"),
+        ConnectionRefusedError(111, "refused"),
+        http.client.RemoteDisconnected("closed"),
+        TimeoutError("timed out"),
+    ],
 )
 def test_connection_errors_are_transient(exc: BaseException) -> None:
     assert classify(exc).transient

@@ -29,14 +29,16 @@ def deploy(gen: int = 2, observed: int = 2, replicas: int = 2, **status: Any) ->
 def test_deployment_rollout() -> None:
     check = rollout_complete("Deployment")
     assert check([]).state == "pending"
-    assert check([deploy(observed=1, updatedReplicas=2, readyReplicas=2, availableReplicas=2, replicas=2)]).state == (
-        "pending"
-    )
+    assert check(
+        [deploy(observed=1, updatedReplicas=2, readyReplicas=2, availableReplicas=2, replicas=2)]
+    ).state == ("pending")
     p = check([deploy(updatedReplicas=2, readyReplicas=2, availableReplicas=0, replicas=2)])
     assert p.state == "pending" and p.summary.startswith("0/2 replicas available")
     old = check([deploy(updatedReplicas=2, readyReplicas=2, availableReplicas=2, replicas=3)])
     assert old.state == "pending"
-    assert check([deploy(updatedReplicas=2, readyReplicas=2, availableReplicas=2, replicas=2)]).state == "ready"
+    assert (
+        check([deploy(updatedReplicas=2, readyReplicas=2, availableReplicas=2, replicas=2)]).state == "ready"
+    )
     stuck = deploy(conditions=[cond("Progressing", "False", "ProgressDeadlineExceeded", "timed out")])
     assert check([stuck]).state == "failed"
 
@@ -54,8 +56,13 @@ def test_statefulset_and_daemonset() -> None:
     assert rollout_complete("StatefulSet")([sts]).state == "ready"
     ds = {
         "metadata": {"generation": 1},
-        "status": {"observedGeneration": 1, "desiredNumberScheduled": 3, "updatedNumberScheduled": 3,
-                   "numberReady": 3, "numberAvailable": 2},
+        "status": {
+            "observedGeneration": 1,
+            "desiredNumberScheduled": 3,
+            "updatedNumberScheduled": 3,
+            "numberReady": 3,
+            "numberAvailable": 2,
+        },
     }
     assert rollout_complete("DaemonSet")([ds]).state == "pending"
     ds["status"]["numberAvailable"] = 3
@@ -65,12 +72,17 @@ def test_statefulset_and_daemonset() -> None:
 def test_job() -> None:
     assert job_complete([{"status": {"active": 1}}]).state == "pending"
     assert job_complete([{"status": {"conditions": [cond("Complete", "True")]}}]).state == "ready"
-    failed = job_complete([{"status": {"conditions": [cond("Failed", "True", "BackoffLimitExceeded", "too many")]}}])
+    failed = job_complete(
+        [{"status": {"conditions": [cond("Failed", "True", "BackoffLimitExceeded", "too many")]}}]
+    )
     assert failed.state == "failed" and "BackoffLimitExceeded" in failed.summary
 
 
 def test_ready_condition_and_generation() -> None:
-    obj = {"metadata": {"generation": 2}, "status": {"observedGeneration": 1, "conditions": [cond("Ready", "True")]}}
+    obj: dict[str, Any] = {
+        "metadata": {"generation": 2},
+        "status": {"observedGeneration": 1, "conditions": [cond("Ready", "True")]},
+    }
     assert ready_condition([obj]).state == "pending"  # Ready for an older generation
     obj["status"]["observedGeneration"] = 2
     assert ready_condition([obj]).state == "ready"

@@ -246,7 +246,23 @@ class Engine:
 
     def wait_established(self, crd_names: Sequence[str], timeout: float) -> None:
         deadline = self._deadline(timeout)
-        for name in crd_names:
+        pending = list(dict.fromkeys(crd_names))
+        if len(pending) > 3:
+            # one list instead of a list+watch per CRD when most are Established already
+            info = self.mapper.resolve("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+            lst = retry_call(
+                lambda: self.api.request("GET", info.path()),
+                deadline=deadline,
+                what="list CustomResourceDefinitions",
+                policy=self.policy,
+            )
+            done = {
+                str(c["metadata"]["name"])
+                for c in (lst or {}).get("items") or []
+                if crd_established([c]).state == "ready"
+            }
+            pending = [n for n in pending if n not in done]
+        for name in pending:
             remaining = max(0.0, deadline - self.policy.clock())
             self._wait(
                 "apiextensions.k8s.io/v1", "CustomResourceDefinition", name, None, crd_established, remaining
