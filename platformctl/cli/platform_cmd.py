@@ -100,7 +100,7 @@ def up(
         with ProgressView(console) as view:
             result = up_usecase(spec, opts, reporter=view)
     except RunInterrupted as exc:
-        console.print(summary_table(exc.result, title="Interrupted"))
+        console.print(summary_table(exc.result, title="Interrupted"), soft_wrap=False)
         raise
     if result.run is None:
         output.info(
@@ -108,7 +108,7 @@ def up(
             f"{', '.join(result.plan.order)}; nothing was changed"
         )
         return
-    console.print(summary_table(result.run))
+    console.print(summary_table(result.run), soft_wrap=False)
     if not result.run.ok:
         print_failures(console, result.run)
         _raise_summary(result.run)

@@ -163,17 +163,17 @@ def timeline_bar(run: ComponentRun, t0: float, wall: float, width: int) -> Text:
     return bar
 
 
-def summary_table(result: RunResult, *, width: int = 32, title: str = "Summary") -> Table:
+def summary_table(result: RunResult, *, width: int = 24, title: str = "Summary") -> Table:
     t = Table(title=title, header_style="bold", title_justify="left")
     t.add_column("component", no_wrap=True)
     t.add_column("result", no_wrap=True)
     t.add_column("duration", justify="right", no_wrap=True)
     t.add_column(f"timeline (0 → {_fmt_secs(result.wall)})", no_wrap=True)
-    t.add_column("detail")
+    t.add_column("detail", overflow="fold")
     for name in result.order:
         run = result.runs[name]
         glyph, style = ICONS.get(run.status, ("?", ""))
-        detail = run.summary if run.status == "succeeded" else run.reason
+        detail = {"succeeded": run.summary, "failed": "see below"}.get(run.status, run.reason)
         t.add_row(
             name,
             Text(f"{glyph} {run.status}", style=style),
@@ -205,4 +205,7 @@ def print_failures(console: Console, result: RunResult) -> None:
                 f"failed during {last.kind} step {last.name!r} after {_fmt_secs(last.duration)}\n",
                 style="dim",
             )
-        console.print(Panel(body, title=f"[bold red]{name} failed", title_align="left", border_style="red"))
+        console.print(
+            Panel(body, title=f"[bold red]{name} failed", title_align="left", border_style="red"),
+            soft_wrap=False,  # the CLI consoles soft-wrap; diagnostics must wrap inside the panel
+        )
