@@ -9,7 +9,6 @@ the resourceVersion (the store short-circuits it), so there are no reconcile loo
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import heapq
 import itertools
@@ -18,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakeapi.apply import now_rfc3339
+from tests.fakeapi.apply import clone, now_rfc3339
 from tests.fakeapi.errors import ApiError
 from tests.fakeapi.resources import Registry, ResourceType
 from tests.fakeapi.store import Store
@@ -228,7 +227,7 @@ class Controllers:
 
         def fn(o: dict[str, Any]) -> None:
             st = o.setdefault("status", {})
-            st["acceptedNames"] = copy.deepcopy(spec.get("names") or {})
+            st["acceptedNames"] = clone(spec.get("names") or {})
             st["storedVersions"] = [v["name"] for v in spec.get("versions") or [] if v.get("storage")]
             set_condition(st, "NamesAccepted", "True", "NoConflicts", "no conflicts found")
             set_condition(
@@ -378,9 +377,7 @@ class Controllers:
             pod_name = f"{name}-{suffix}"
         if rt.kind == "Job":
             labels["batch.kubernetes.io/job-name"] = name
-        pod_spec = copy.deepcopy(
-            template.get("spec") or {"containers": [{"name": "main", "image": "unknown"}]}
-        )
+        pod_spec = clone(template.get("spec") or {"containers": [{"name": "main", "image": "unknown"}]})
         pod_spec.setdefault("nodeName", "fake-control-plane")
         containers = pod_spec.get("containers") or [{"name": "main", "image": "unknown"}]
         now = now_rfc3339()

@@ -34,6 +34,8 @@ class FakeApiServer:
         self.token = token
         self._log_lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []
+        # (type, namespace, name, manager, subresource) -> (spec revision, sha256 of the applied body)
+        self.apply_memo: dict[tuple[tuple[str, str], str, str, str, str], tuple[int | None, str]] = {}
         self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._httpd.fake = self
         self.port: int = self._httpd.server_address[1]

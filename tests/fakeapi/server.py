@@ -8,7 +8,7 @@ close the connection when they end.
 from __future__ import annotations
 
 import contextlib
-import copy
+import hashlib
 import json
 import socket
 import time
@@ -20,6 +20,7 @@ import yaml
 
 from tests.fakeapi import apply as ssa
 from tests.fakeapi import errors
+from tests.fakeapi.apply import clone
 from tests.fakeapi.errors import ApiError
 from tests.fakeapi.resources import ResourceType
 from tests.fakeapi.selectors import field_matcher, label_matcher
@@ -49,6 +50,9 @@ class _Server(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # one buffered write per response and TCP_NODELAY: avoids the Nagle/delayed-ACK 40 ms stall
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
     # headers and body go out in separate writes: without TCP_NODELAY every keep-alive request
     # waits ~40 ms for the client's delayed ACK (measured by the engine helper: 48 ms → 7 ms)
     disable_nagle_algorithm = True
@@ -416,7 +420,7 @@ class Request:
         if self.rt.status_subresource:
             if self.sub == "status":
                 managed = (new.get("metadata") or {}).get("managedFields")
-                new = {**copy.deepcopy(old), "status": new.get("status", {})}
+                new = {**clone(old), "status": new.get("status", {})}
                 if managed is not None:
                     new["metadata"]["managedFields"] = managed
             elif self.rt.key != ("", "namespaces"):
@@ -477,7 +481,7 @@ class Request:
                 raise ApiError(
                     422, "Invalid", f"the server rejected our request due to an error in our request: {exc}"
                 ) from exc
-            new = copy.deepcopy(new)
+            new = clone(new)
             want_rv = (
                 (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
             )
@@ -504,6 +508,15 @@ class Request:
         drop_status = self.rt.status_subresource and self.sub != "status"
         with self.store.lock:
             old = self.store.get(self.rt, self.namespace or "", self.name or "")
+            # SSA is idempotent: the same body from the same manager on the state it produced is a no-op
+            memo_key = (self.rt.key, self.namespace or "", self.name or "", manager, self.sub)
+            digest = hashlib.sha256(self.raw).hexdigest()
+            spec_key = (self.rt.key, self.namespace if self.rt.namespaced else "", self.name or "")
+            if old is not None and self.fake.apply_memo.get(memo_key) == (
+                self.store.spec_revision.get(spec_key),
+                digest,
+            ):
+                return 200, self.view(old)
             try:
                 if old is None:
                     if self.sub:
@@ -518,7 +531,10 @@ class Request:
                         drop_status=drop_status,
                     )
                     self.fake.controllers.default(self.rt, obj, None)
-                    return 201, self.view(self.store.create(self.rt, obj, dry_run=self.dry_run))
+                    created = self.store.create(self.rt, obj, dry_run=self.dry_run)
+                    if not self.dry_run:
+                        self.fake.apply_memo[memo_key] = (self.store.spec_revision.get(spec_key), digest)
+                    return 201, self.view(created)
                 new = ssa.apply(
                     old,
                     patch,
@@ -535,7 +551,10 @@ class Request:
                     for m, p in exc.conflicts
                 ]
                 raise ApiError(409, "Conflict", str(exc), {"causes": causes}) from exc
-            return 200, self.view(self._finish_update(old, new, False))
+            stored = self._finish_update(old, new, False)
+            if not self.dry_run:
+                self.fake.apply_memo[memo_key] = (self.store.spec_revision.get(spec_key), digest)
+            return 200, self.view(stored)
 
     def _delete(self) -> dict[str, Any]:
         with self.store.lock:

@@ -10,7 +10,6 @@ collection of owned objects (background propagation), CRD registration in discov
 
 from __future__ import annotations
 
-import copy
 import threading
 import uuid
 from collections import deque
@@ -18,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.fakeapi import errors
-from tests.fakeapi.apply import now_rfc3339
+from tests.fakeapi.apply import clone, now_rfc3339
 from tests.fakeapi.resources import Registry, ResourceType, resource_type_from_crd
 
 ObjKey = tuple[str, str]  # (namespace or "", name)
@@ -37,6 +36,11 @@ def _spec_part(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
 
+def _without_status(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}
+    return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": meta}
+
+
 class Store:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
@@ -47,6 +51,8 @@ class Store:
         self._ns_counts: dict[str, int] = {}
         self.events: deque[WatchEvent] = deque(maxlen=EVENT_LOG_SIZE)
         self.listeners: list[Listener] = []
+        # last resourceVersion at which anything but status changed, per object (apply memo)
+        self.spec_revision: dict[tuple[TypeKey, str, str], int] = {}
         self.closed = False
 
     # -- reading ---------------------------------------------------------------------------
@@ -101,6 +107,9 @@ class Store:
         bucket = self._objects.setdefault(rt.key, {})
         if key not in bucket and rt.namespaced:
             self._ns_counts[key[0]] = self._ns_counts.get(key[0], 0) + 1
+        old = bucket.get(key)
+        if old is None or _without_status(old) != _without_status(obj):
+            self.spec_revision[(rt.key, *key)] = self._rv
         bucket[key] = obj
         self._emit(event_type, rt, obj)
         return obj
@@ -110,6 +119,7 @@ class Store:
         key = (meta.get("namespace", "") if rt.namespaced else "", meta["name"])
         if self._objects.get(rt.key, {}).pop(key, None) is None:
             return
+        self.spec_revision.pop((rt.key, *key), None)
         if rt.namespaced:
             self._ns_counts[key[0]] = self._ns_counts.get(key[0], 1) - 1
         self._rv += 1
@@ -204,7 +214,7 @@ class Store:
             old = self.get(rt, namespace, name)
             if old is None:
                 return None
-            new = copy.deepcopy(old)
+            new = clone(old)
             fn(new)
             return self.replace(rt, old, new)
 
@@ -221,7 +231,7 @@ class Store:
             if obj["metadata"].get("finalizers"):
                 if obj["metadata"].get("deletionTimestamp"):
                     return obj
-                new = copy.deepcopy(obj)
+                new = clone(obj)
                 new["metadata"]["deletionTimestamp"] = now_rfc3339()
                 new["metadata"]["deletionGracePeriodSeconds"] = 0
                 return self._put(rt, new, "MODIFIED")
@@ -231,7 +241,7 @@ class Store:
     def _terminate_namespace(self, rt: ResourceType, ns_obj: dict[str, Any]) -> dict[str, Any]:
         name = ns_obj["metadata"]["name"]
         if ns_obj.get("status", {}).get("phase") != "Terminating":
-            new = copy.deepcopy(ns_obj)
+            new = clone(ns_obj)
             new["metadata"]["deletionTimestamp"] = now_rfc3339()
             new["status"] = {"phase": "Terminating"}
             ns_obj = self._put(rt, new, "MODIFIED")
