@@ -306,7 +306,7 @@ def apply(
         applied_body = {"status": applied.get("status") or {}}
     new_set = leaves(applied_body, keyed)
     if live is None:
-        result = clone(applied)
+        result: dict[str, Any] = clone(applied)
         if drop_status:
             result.pop("status", None)
         result.setdefault("metadata", {})["managedFields"] = [

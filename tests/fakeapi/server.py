@@ -511,7 +511,7 @@ class Request:
             # SSA is idempotent: the same body from the same manager on the state it produced is a no-op
             memo_key = (self.rt.key, self.namespace or "", self.name or "", manager, self.sub)
             digest = hashlib.sha256(self.raw).hexdigest()
-            spec_key = (self.rt.key, self.namespace if self.rt.namespaced else "", self.name or "")
+            spec_key = (self.rt.key, (self.namespace or "") if self.rt.namespaced else "", self.name or "")
             if old is not None and self.fake.apply_memo.get(memo_key) == (
                 self.store.spec_revision.get(spec_key),
                 digest,
