@@ -49,3 +49,11 @@ def workloads_upstream() -> Path:
 @pytest.fixture(scope="session")
 def lock() -> VersionLock:
     return load_lock()
+
+
+@pytest.fixture(scope="session")
+def upstream_crds(workloads_upstream: Path, lock: VersionLock) -> list[KubeObject]:
+    """Every CRD of the pinned Knative, KServe and Dapr files, parsed once per session."""
+    from platformctl.drivers.schema import crd_paths, load_crds
+
+    return load_crds(crd_paths(lock, workloads_upstream))

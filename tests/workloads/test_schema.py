@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from platformctl.components import conference, infra, iris
-from platformctl.drivers.schema import CrdSchemas, crd_paths, load_crds, strict_schema, validate_objects
+from platformctl.drivers.schema import CrdSchemas, strict_schema, validate_objects
 from platformctl.plan.lock import VersionLock
 from tests.workloads.conftest import MakeCtx, rendered
 
 
 @pytest.fixture(scope="module")
-def schemas(workloads_upstream: Path, lock: VersionLock) -> CrdSchemas:
-    return CrdSchemas(load_crds(crd_paths(lock, workloads_upstream)), strict=True)
+def schemas(upstream_crds: list[dict[str, Any]]) -> CrdSchemas:
+    return CrdSchemas(upstream_crds, strict=True)
 
 
 def _all(make_ctx: MakeCtx, workloads: dict[str, Any]) -> list[dict[str, Any]]:
