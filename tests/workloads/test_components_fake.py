@@ -166,24 +166,26 @@ def test_up_orders_infra_injector_then_knative_services(
 def test_rerun_keeps_generated_secrets(fake: FakeApiServer, engine: Engine, make_ctx: MakeCtx) -> None:
     ctx = make_ctx()
     run(infra.COMPONENT, engine, ctx)
-    first = {n: fake.get("Secret", n, "default") for n in ("redis", "postgresql")}
+
+    def data(name: str) -> dict[str, str]:
+        secret = fake.get("Secret", name, "default")
+        assert secret is not None, f"Secret {name} missing"
+        return dict(secret["data"])
+
+    first = {n: data(n) for n in ("redis", "postgresql")}
     for name, key in (("redis", "redis-password"), ("postgresql", "postgres-password")):
-        secret = first[name]
-        assert secret is not None
+        secret = {"data": first[name]}
         value = base64.b64decode(secret["data"][key])
         assert len(value) == 32  # secrets.token_urlsafe(24)
-    assert first["redis"]["data"] != first["postgresql"]["data"]
+    assert first["redis"]["redis-password"] != first["postgresql"]["postgres-password"]
 
     run(infra.COMPONENT, engine, ctx)
-    again = {n: fake.get("Secret", n, "default") for n in ("redis", "postgresql")}
-    for name in first:
-        assert again[name] is not None and again[name]["data"] == first[name]["data"]  # type: ignore[index]
+    assert {n: data(n) for n in ("redis", "postgresql")} == first  # same bytes
 
     # A Secret deleted by hand is regenerated (not left missing), with a new value.
     assert engine.delete("v1", "Secret", "redis", "default")
     run(infra.COMPONENT, engine, ctx)
-    regenerated = fake.get("Secret", "redis", "default")
-    assert regenerated is not None and regenerated["data"] != first["redis"]["data"]
+    assert data("redis") != first["redis"]
 
 
 def test_inference_service_never_ready_reports_revision(
