@@ -1,0 +1,234 @@
+"""Engine behaviour on the contract target: the fake by default, a real cluster when
+PLATFORMCTL_TEST_KUBECONFIG is set. Objects live in throw-away namespaces and are pruned."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from platformctl.drivers.kube.engine import Engine
+from platformctl.drivers.kube.labels import COMPONENT_KEY, FIELD_MANAGER, SPEC_HASH_KEY
+from platformctl.errors import ClusterError, ConfigError, ConflictError
+from tests.conftest import KubeTarget
+from tests.engine.helpers import configmap, connect, crd, namespace, unique
+from tests.fakeapi import FakeApiServer
+
+
+@pytest.fixture
+def engine(kube_target: KubeTarget) -> Iterator[Engine]:
+    eng = connect(kube_target)
+    yield eng
+    eng.prune(component="engine-test", timeout=60)
+
+
+def test_connect_reports_server_and_context(kube_target: KubeTarget) -> None:
+    eng = connect(kube_target)
+    assert eng.server.startswith(("http://", "https://"))
+    assert eng.context_name
+    assert eng.server_version.get("major")
+
+
+def test_missing_context_is_a_config_error_listing_contexts(kube_target: KubeTarget) -> None:
+    with pytest.raises(ConfigError) as info:
+        Engine.connect(kube_target.kubeconfig, "no-such-context")
+    assert "no-such-context" in info.value.message and "available:" in info.value.message
+
+
+def test_unreachable_server_names_url_and_context(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
+    cfg = tmp_path / "kubeconfig"
+    cfg.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: gone\n  cluster:\n    server: http://127.0.0.1:{port}\n"
+        "users:\n- name: u\n  user:\n    token: t\n"
+        "contexts:\n- name: gone-ctx\n  context:\n    cluster: gone\n    user: u\n"
+        "current-context: gone-ctx\n"
+    )
+    with pytest.raises(ClusterError) as info:
+        Engine.connect(str(cfg))
+    assert f"http://127.0.0.1:{port}" in info.value.message and "gone-ctx" in info.value.message
+
+
+def test_rejected_credentials(fake_api: FakeApiServer, tmp_path: Path) -> None:
+    cfg = tmp_path / "kubeconfig"
+    cfg.write_text(fake_api.kubeconfig_text(token="wrong-token"))
+    with pytest.raises(
+        ClusterError, match=r"credentials rejected by http://127\.0\.0\.1:\d+ \(context fake\)"
+    ):
+        Engine.connect(str(cfg))
+
+
+def test_missing_kubeconfig_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        Engine.connect(str(tmp_path / "nope"))
+
+
+def test_crd_and_its_custom_resources_apply_in_one_call(engine: Engine) -> None:
+    ns = unique("engine-crd")
+    group = f"{ns}.platformctl.example.com"
+    widget = {
+        "apiVersion": f"{group}/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w1", "namespace": ns},
+        "spec": {"size": 3},
+    }
+    # the CR comes first in the input: ordering, the Established wait and the discovery refresh make it work
+    report = engine.apply([widget, crd(group, "Widget", "widgets"), namespace(ns)], component="engine-test")
+    assert [r.kind for r in report.results] == ["Namespace", "CustomResourceDefinition", "Widget"]
+    assert all(r.action == "created" for r in report.results)
+    live = engine.get(f"{group}/v1", "Widget", "w1", ns)
+    assert live is not None and live["spec"]["size"] == 3
+    assert live["metadata"]["labels"][COMPONENT_KEY] == "engine-test"
+
+
+def test_unknown_kind_fails_with_a_clear_error(engine: Engine) -> None:
+    gadget = {"apiVersion": "nothing.platformctl.example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}
+    with pytest.raises(ClusterError, match=r"Gadget \(nothing\.platformctl\.example\.com/v1\) is not served"):
+        engine.apply([gadget], component="engine-test")
+
+
+def test_reapply_is_unchanged_and_edit_is_configured(engine: Engine) -> None:
+    ns = unique("engine-apply")
+    docs = [namespace(ns), configmap("cm", ns)]
+    assert [r.action for r in engine.apply(docs, component="engine-test").results] == ["created", "created"]
+    rv = engine.get("v1", "ConfigMap", "cm", ns)["metadata"]["resourceVersion"]  # type: ignore[index]
+    assert [r.action for r in engine.apply(docs, component="engine-test").results] == [
+        "unchanged",
+        "unchanged",
+    ]
+    assert engine.get("v1", "ConfigMap", "cm", ns)["metadata"]["resourceVersion"] == rv  # type: ignore[index]
+    edited = [namespace(ns), configmap("cm", ns, {"k": "changed"})]
+    assert [r.action for r in engine.apply(edited, component="engine-test").results] == [
+        "unchanged",
+        "configured",
+    ]
+
+
+def test_conflict_names_the_other_manager_unless_forced(engine: Engine) -> None:
+    ns = unique("engine-conflict")
+    engine.apply([namespace(ns)], component="engine-test")
+    info = engine.mapper.resolve("v1", "ConfigMap")
+    body = configmap(
+        "shared",
+        ns,
+        {"k": "theirs"},
+        labels={"app.kubernetes.io/managed-by": "platformctl", COMPONENT_KEY: "engine-test"},
+    )
+    engine.api.request(
+        "PATCH",
+        info.path(ns, "shared"),
+        query=[("fieldManager", "other-tool")],
+        body=body,
+        content_type="application/apply-patch+yaml",
+    )
+    with pytest.raises(ConflictError) as err:
+        engine.apply([configmap("shared", ns, {"k": "ours"})], component="engine-test")
+    assert '"other-tool"' in err.value.message and ".data.k" in err.value.message
+    assert "--force-conflicts" in err.value.message
+    report = engine.apply(
+        [configmap("shared", ns, {"k": "ours"})], component="engine-test", force_conflicts=True
+    )
+    assert report.results[0].action == "configured"
+    assert engine.get("v1", "ConfigMap", "shared", ns)["data"]["k"] == "ours"  # type: ignore[index]
+
+
+def test_controller_injected_ca_bundle_is_never_blanked(engine: Engine) -> None:
+    name = unique("engine-webhook")
+    hook = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": name},
+        "webhooks": [
+            {
+                "name": f"{name}.platformctl.example.com",
+                "clientConfig": {
+                    "caBundle": "",
+                    "service": {"name": "nope", "namespace": "default", "port": 443},
+                },
+                # matches nothing real and never blocks anything (harmless on a real cluster)
+                "rules": [
+                    {
+                        "apiGroups": ["nothing.platformctl.example.com"],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["gadgets"],
+                    }
+                ],
+                "failurePolicy": "Ignore",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+            }
+        ],
+    }
+    engine.apply([hook], component="engine-test")
+    injected = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="
+    live = engine.get("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", name)
+    assert live is not None
+    live["webhooks"][0]["clientConfig"]["caBundle"] = injected  # what cert-manager's cainjector does
+    info = engine.mapper.resolve("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration")
+    engine.api.request("PUT", info.path(None, name), query=[("fieldManager", "cainjector")], body=live)
+    # without stripping, applying "" would conflict with (or, forced, blank) the injector's value
+    engine.apply([hook], component="engine-test")
+    again = engine.get("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", name)
+    assert again is not None and again["webhooks"][0]["clientConfig"]["caBundle"] == injected
+
+
+def test_generate_name_objects_are_created_once(engine: Engine) -> None:
+    ns = unique("engine-gen")
+    engine.apply([namespace(ns)], component="engine-test")
+    gen = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"generateName": "migrate-", "namespace": ns},
+        "data": {"run": "1"},
+    }
+    first = engine.apply([gen], component="engine-test").results[0]
+    assert first.action == "created" and first.name.startswith("migrate-") and first.name != "migrate-"
+    second = engine.apply([gen], component="engine-test").results[0]
+    assert (second.action, second.name) == ("unchanged", first.name)
+    assert len(engine.list("v1", "ConfigMap", ns, f"{COMPONENT_KEY}=engine-test")) == 1
+    changed = engine.apply([{**gen, "data": {"run": "2"}}], component="engine-test").results[0]
+    assert changed.action == "created" and changed.name != first.name
+    hashes = {
+        c["metadata"]["annotations"][SPEC_HASH_KEY]
+        for c in engine.list("v1", "ConfigMap", ns)
+        if c["metadata"].get("generateName") == "migrate-"
+    }
+    assert len(hashes) == 2
+
+
+def test_dry_run_changes_nothing(engine: Engine) -> None:
+    ns = unique("engine-dry")
+    docs = [namespace(ns), configmap("cm", ns)]
+    report = engine.apply(docs, component="engine-test", dry_run=True)
+    assert [r.action for r in report.results] == ["created", "created"] and report.dry_run
+    assert engine.get("v1", "Namespace", ns) is None
+    engine.apply(docs, component="engine-test")
+    edited = [namespace(ns), configmap("cm", ns, {"k": "new"})]
+    assert [r.action for r in engine.apply(edited, component="engine-test", dry_run=True).results] == [
+        "unchanged",
+        "configured",
+    ]
+    assert engine.get("v1", "ConfigMap", "cm", ns)["data"] == {"k": "v"}  # type: ignore[index]
+
+
+def test_field_manager_is_platformctl(engine: Engine) -> None:
+    ns = unique("engine-fm")
+    engine.apply([namespace(ns), configmap("cm", ns)], component="engine-test")
+    live = engine.get("v1", "ConfigMap", "cm", ns)
+    assert live is not None
+    managers = {(m["manager"], m["operation"]) for m in live["metadata"].get("managedFields") or []}
+    assert (FIELD_MANAGER, "Apply") in managers
+
+
+def test_delete_waits_until_gone(engine: Engine) -> None:
+    ns = unique("engine-del")
+    engine.apply([namespace(ns), configmap("cm", ns)], component="engine-test")
+    assert engine.delete("v1", "ConfigMap", "cm", ns, timeout=30) is True
+    assert engine.get("v1", "ConfigMap", "cm", ns) is None
+    assert engine.delete("v1", "ConfigMap", "cm", ns, timeout=30) is False
