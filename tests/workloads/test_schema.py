@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -137,3 +138,26 @@ def test_strict_schema_injects_only_where_fields_are_listed() -> None:
     assert out["properties"]["m"]["additionalProperties"] == {"type": "string"}
     assert "additionalProperties" not in out["properties"]["p"]
     assert "additionalProperties" not in schema  # the CRD's own schema is untouched
+
+
+def test_platformctl_render_output_validates(
+    tmp_path: Path, schemas: CrdSchemas, lock: VersionLock, workloads_upstream: Path
+) -> None:
+    """The files `platformctl render` writes (ownership labels included) pass strict validation."""
+    import yaml
+
+    from platformctl.plan.spec import PlatformSpec
+    from platformctl.usecases.render import SourceOptions, render
+
+    spec = PlatformSpec.model_validate({"workloads": {"namespace": "apps", "persistence": True}})
+    result = render(
+        spec,
+        only=("infra", "conference", "iris"),
+        sources=SourceOptions(manifests_dir=workloads_upstream, allow_download=False),
+        out_dir=tmp_path,
+        lock=lock,
+    )
+    assert [c.name for c in result.components] == ["infra", "conference", "iris"]
+    objs = [d for p in sorted(tmp_path.glob("*.yaml")) for d in yaml.safe_load_all(p.read_text()) if d]
+    assert len(objs) == sum(len(c.objects) for c in result.components) >= 20
+    assert validate_objects(objs, crds=schemas, kubernetes_version=lock.kubernetes.version) == []
