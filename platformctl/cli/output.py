@@ -7,11 +7,11 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 
 class OutputFormat(StrEnum):
@@ -24,16 +24,33 @@ def _no_color() -> bool:
     return bool(os.environ.get("NO_COLOR"))
 
 
-# Rich also reads NO_COLOR itself; passing it explicitly keeps behaviour obvious in tests.
-out = Console(no_color=_no_color(), soft_wrap=True)
-err = Console(stderr=True, no_color=_no_color(), soft_wrap=True)
+# The consoles ``out`` (stdout) and ``err`` (stderr) are created on first use: importing rich costs
+# ~30-90 ms that `platformctl --help` does not need (benchmarks/cli_startup.py).
+_consoles: dict[str, Console] = {}
+
+
+def _console(name: str) -> Console:
+    console = _consoles.get(name)
+    if console is None:
+        from rich.console import Console
+
+        # file=None: rich writes to whatever sys.stdout/sys.stderr is at print time (test runners swap
+        # them). Rich also reads NO_COLOR itself; passing it explicitly keeps behaviour obvious in tests.
+        console = Console(stderr=name == "err", no_color=_no_color(), soft_wrap=True)
+        _consoles[name] = console
+    return console
+
+
+def __getattr__(name: str) -> Console:
+    """``output.out`` / ``output.err``: the shared stdout/stderr consoles (created lazily)."""
+    if name in ("out", "err"):
+        return _console(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def reset_consoles() -> None:
-    """Rebind consoles to the current sys.stdout/sys.stderr (Typer's test runner swaps them)."""
-    global out, err
-    out = Console(file=sys.stdout, no_color=_no_color(), soft_wrap=True)
-    err = Console(file=sys.stderr, no_color=_no_color(), soft_wrap=True)
+    """Forget the consoles so the next use re-reads NO_COLOR and the current sys.stdout/sys.stderr."""
+    _consoles.clear()
 
 
 def emit_data(data: Any, fmt: OutputFormat, table: Callable[[], Table] | None = None) -> None:
@@ -45,13 +62,15 @@ def emit_data(data: Any, fmt: OutputFormat, table: Callable[[], Table] | None = 
 
         sys.stdout.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
     elif table is not None:
-        out.print(table())
+        _console("out").print(table())
     else:
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     sys.stdout.flush()
 
 
 def simple_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    from rich.table import Table
+
     t = Table(title=title, header_style="bold", show_lines=False)
     for c in columns:
         t.add_column(c)
@@ -61,6 +80,9 @@ def simple_table(title: str | None, columns: Sequence[str], rows: Sequence[Seque
 
 
 def error(message: str, *, hint: str | None = None, details: Sequence[str] = ()) -> None:
+    from rich.markup import escape
+
+    err = _console("err")
     # User values (a key like "[/]") must print verbatim, not be parsed as rich markup.
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
     for d in details:
@@ -70,4 +92,4 @@ def error(message: str, *, hint: str | None = None, details: Sequence[str] = ())
 
 
 def info(message: str) -> None:
-    err.print(message, highlight=False, markup=False)
+    _console("err").print(message, highlight=False, markup=False)

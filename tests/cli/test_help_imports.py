@@ -46,6 +46,17 @@ def test_help_imports_no_heavy_library(args: list[str]) -> None:
     assert result["heavy"] == [], f"`platformctl {' '.join(args)}` imported {result['heavy']}"
 
 
+def test_help_does_not_import_rich() -> None:
+    """Help is plain click text and the rich consoles are created on first use (start-up time:
+    benchmarks/cli_startup.py); a command module importing rich at its top undoes that."""
+    code = _PROBE.replace("{heavy!r}", "{{'rich', 'markdown_it', 'pygments'}}").format()
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(["--help"])], capture_output=True, text=True, timeout=60
+    )
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("PROBE "))
+    assert json.loads(line[len("PROBE ") :])["heavy"] == []
+
+
 def test_every_registered_command_is_in_the_help() -> None:
     from platformctl.cli.app import COMMAND_MODULES
 

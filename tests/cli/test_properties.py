@@ -143,4 +143,6 @@ def test_random_flags_and_env(workdir: Path, sets: list[tuple[str, str]], env: d
     for key, value in sets:
         args += ["--set", f"{key}={value}"]
     r = run_main(args, env=env)
-    check(r, ["--set", *(f"--set {printable(k.strip())}" for k, _ in sets), *env])
+    # the flag splits at the first '=': that prefix is the key the error must name
+    labels = [f"--set {printable(f'{k}={v}'.partition('=')[0].strip())}" for k, v in sets]
+    check(r, ["--set", *labels, *env])
