@@ -121,6 +121,19 @@ def strip_empty_ca_bundles(objects: Iterable[KubeObject]) -> list[KubeObject]:
     return out
 
 
+def drop_webhook_fields(objects: Iterable[KubeObject], kind: str, name: str, fields: Sequence[str]) -> None:
+    """Leave fields a controller rewrites after install to that controller.
+
+    Server-side apply would otherwise claim them again on every ``up``: a conflict with the controller's
+    field manager (or, forced, a fight over the value). Only the named webhook configuration is touched.
+    """
+    for obj in objects:
+        if obj.get("kind") == kind and (obj.get("metadata") or {}).get("name") == name:
+            for hook in obj.get("webhooks") or []:
+                for f in fields:
+                    hook.pop(f, None)
+
+
 def set_configmap_data(objects: list[KubeObject], ns: str, name: str, data: dict[str, str]) -> KubeObject:
     """Set ``data`` keys on the upstream ConfigMap ``ns/name`` (keeping its other keys, e.g. _example).
 

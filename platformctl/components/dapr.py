@@ -8,6 +8,10 @@ dapr-sidecar-injector; StatefulSets dapr-placement-server (dapr_placement_statef
 chart renders it, dapr-scheduler-server; the injector's webhook Service is dapr-sidecar-injector
 (dapr_sidecar_injector_service.yaml). Apps must not request sidecars before the injector serves
 (dapr#4270): readiness includes the injector Service's endpoints.
+
+The pinned subscription.yaml CRD names its conversion webhook Service namespace ``replaceme`` ("Patched by
+post-install webhook"; the chart's patch sets it to the release namespace). We set it to dapr-system
+ourselves: the later patch then writes the value we already own, so re-applying never conflicts.
 """
 
 from __future__ import annotations
@@ -37,9 +41,18 @@ def chart_values() -> dict[str, Any]:
     return {}
 
 
+def _conversion_namespace(crds: list[KubeObject]) -> list[KubeObject]:
+    for crd in crds:
+        conv = (crd.get("spec") or {}).get("conversion") or {}
+        service = ((conv.get("webhook") or {}).get("clientConfig") or {}).get("service")
+        if isinstance(service, dict) and service.get("namespace") == "replaceme":
+            service["namespace"] = NAMESPACE
+    return crds
+
+
 def render(ctx: RenderContext) -> list[KubeObject]:
     objs = [common.namespace(NAMESPACE)]
-    objs += common.pinned_role_documents(ctx, NAME, "dapr-crds")
+    objs += _conversion_namespace(common.pinned_role_documents(ctx, NAME, "dapr-crds"))
     objs += common.render_helm(ctx, NAME, "dapr", RELEASE, NAMESPACE, chart_values())
     objs = common.in_namespace(common.dedupe(objs), NAMESPACE, common.CLUSTER_SCOPED)
     return common.strip_empty_ca_bundles(objs)

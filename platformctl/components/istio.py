@@ -11,6 +11,12 @@ Values, each checked against the istio/istio charts (manifests/charts/...):
   Gateways select. ``service.type`` and ``service.ports`` (gateway/values.yaml; service.yaml renders the
   ports list verbatim, so nodePorts go on each entry and the whole list is restated, design.md §3).
 CRDs: the pinned ``crd-all.gen.yaml`` (sha256-verified) is applied; copies in the base chart are deduped.
+
+Validating webhooks rendered with ``failurePolicy: Ignore`` are flipped to ``Fail`` by istiod's webhook
+controller once it serves (comment in base/templates/defaultrevision-validatingwebhookconfiguration.yaml:
+"The webhook controller will update this to `Fail` and patch in the `caBundle`"). We leave that field to
+istiod (a re-apply of Ignore would conflict with its field manager); no Istio custom resource is created
+before istiod is ready, so the API default (Fail) at creation changes nothing we rely on.
 """
 
 from __future__ import annotations
@@ -55,6 +61,11 @@ def gateway_values(provider: str) -> dict[str, Any]:
 
 
 def _finish(objects: list[KubeObject]) -> list[KubeObject]:
+    for obj in objects:
+        if obj.get("kind") == "ValidatingWebhookConfiguration":
+            for hook in obj.get("webhooks") or []:
+                if hook.get("failurePolicy") == "Ignore":
+                    del hook["failurePolicy"]
     return common.strip_empty_ca_bundles(common.in_namespace(objects, NAMESPACE, common.CLUSTER_SCOPED))
 
 

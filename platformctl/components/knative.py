@@ -12,6 +12,10 @@ Config keys (all present in serving-core.yaml 1.15.2's ConfigMaps): config-domai
 config-features ``kubernetes.podspec-fieldref: enabled`` and ``tag-header-based-routing: enabled``;
 config-network ``ingress-class: istio.ingress.networking.knative.dev``. They are merged into the upstream
 ConfigMaps (``_example`` kept) so one apply owns each ConfigMap.
+
+Knative's webhook reconciles the ``rules`` of its defaulting and validation webhook configurations at
+startup (knative.dev/pkg webhook/resourcesemantics/{defaulting,validation}: ``Rules = rules`` built from
+the registered types), so we do not apply ``rules`` there: a re-apply would conflict with that manager.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ NAMESPACE = "knative-serving"
 CORE_DEPLOYMENTS = ("controller", "activator", "autoscaler", "webhook")
 NET_ISTIO_DEPLOYMENTS = ("net-istio-controller", "net-istio-webhook")
 INGRESS_CLASS = "istio.ingress.networking.knative.dev"
+RECONCILED_WEBHOOKS = (
+    ("MutatingWebhookConfiguration", "webhook.serving.knative.dev"),
+    ("ValidatingWebhookConfiguration", "validation.webhook.serving.knative.dev"),
+)
 
 
 def config_data(domain: str) -> dict[str, dict[str, str]]:
@@ -48,6 +56,8 @@ def render_core(ctx: RenderContext) -> list[KubeObject]:
     objs = common.pinned_documents(ctx, NAME, "serving-core.yaml")
     for cm, data in config_data(ctx.spec.domain).items():
         common.set_configmap_data(objs, NAMESPACE, cm, data)
+    for kind, name in RECONCILED_WEBHOOKS:
+        common.drop_webhook_fields(objs, kind, name, ("rules",))
     return common.strip_empty_ca_bundles(common.dedupe(objs))
 
 

@@ -40,6 +40,8 @@ def test_istio_on_kind(make_ctx: MakeCtx) -> None:
     assert len(crds) == len(set(crds)) == 14  # pinned crd-all.gen.yaml; the chart's copy deduped
     validator = find(base, "ValidatingWebhookConfiguration", "istiod-default-validator")
     assert validator["metadata"]["labels"]["istio.io/rev"] == "default"
+    # failurePolicy is istiod's to flip (Ignore → Fail): not claimed by our apply.
+    assert "failurePolicy" not in validator["webhooks"][0]
     objs = flat(istio.COMPONENT, ctx)
     injector = find(objs, "ConfigMap", "istio-sidecar-injector", "istio-system")
     assert "policy: disabled" in injector["data"]["config"]
@@ -78,6 +80,20 @@ def test_knative_config_and_order(make_ctx: MakeCtx) -> None:
     assert "_example" in features
     network = find(objs, "ConfigMap", "config-network", "knative-serving")["data"]
     assert network["ingress-class"] == "istio.ingress.networking.knative.dev"
+    # Rules of the reconciled webhooks belong to Knative's webhook; the others keep theirs.
+    assert (
+        "rules"
+        not in find(objs, "MutatingWebhookConfiguration", "webhook.serving.knative.dev")["webhooks"][0]
+    )
+    assert (
+        "rules"
+        not in find(objs, "ValidatingWebhookConfiguration", "validation.webhook.serving.knative.dev")[
+            "webhooks"
+        ][0]
+    )
+    assert find(objs, "ValidatingWebhookConfiguration", "config.webhook.serving.knative.dev")["webhooks"][0][
+        "objectSelector"
+    ]
     # serving-hpa.yaml is deliberately not applied.
     assert not [o for o in objs if o["metadata"].get("name") == "autoscaler-hpa"]
     jobs = [o for o in objs if o["kind"] == "Job"]
@@ -141,6 +157,8 @@ def test_dapr(make_ctx: MakeCtx) -> None:
             assert o["metadata"]["namespace"] == "dapr-system", o["metadata"]["name"]
     for kind, name in dapr.WORKLOADS:
         find(objs, kind, name, "dapr-system")
+    sub = find(objs, "CustomResourceDefinition", "subscriptions.dapr.io")
+    assert sub["spec"]["conversion"]["webhook"]["clientConfig"]["service"]["namespace"] == "dapr-system"
     hook = find(objs, "MutatingWebhookConfiguration", "dapr-sidecar-injector")
     assert hook["webhooks"][0]["clientConfig"]["service"]["name"] == "dapr-sidecar-injector"
     find(objs, "Service", "dapr-sidecar-injector", "dapr-system")
