@@ -1,4 +1,4 @@
-"""`platformctl tools`: kind, helm, kubectl — path, version, source, and whether each matches the pin."""
+"""`platformctl tools [install]`: kind, helm, kubectl — path, version, source, match with the pin."""
 
 from __future__ import annotations
 
@@ -12,23 +12,43 @@ from platformctl.cli import output
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from platformctl.usecases.tools import ToolRow
 
-def tools(
-    install: Annotated[
-        bool,
-        typer.Option("--install", help="Download missing or off-version tools (pinned, sha256-verified)."),
-    ] = False,
-    no_download: Annotated[
-        bool, typer.Option("--no-download", help="With --install: refuse to download; fail instead.")
-    ] = False,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", envvar="PLATFORMCTL_CACHE_DIR", help="Download cache.")
-    ] = None,
-    fmt: Annotated[output.OutputFormat, typer.Option("-o", "--output", help="table|json|yaml")] = (
-        output.OutputFormat.table
-    ),
-) -> None:
-    """List the kind/helm/kubectl binaries platformctl uses (env override, PATH, cache or download)."""
+tools_app = typer.Typer(
+    help="kind, helm and kubectl: which binaries platformctl uses (`tools`), or fetch the pinned ones "
+    "(`tools install`).",
+    no_args_is_help=False,
+)
+
+CacheDirOption = Annotated[
+    Path | None, typer.Option("--cache-dir", envvar="PLATFORMCTL_CACHE_DIR", help="Download cache.")
+]
+FormatOption = Annotated[output.OutputFormat, typer.Option("-o", "--output", help="table|json|yaml")]
+
+
+def _table(rows: list[ToolRow]) -> Table:
+    t = output.simple_table(
+        "tools",
+        ["tool", "version", "pinned", "match", "source", "path", "note"],
+        [
+            (
+                r.name,
+                r.version or "-",
+                r.pinned,
+                "yes" if r.matches else "no",
+                r.source,
+                r.path or "-",
+                r.note,
+            )
+            for r in rows
+        ],
+    )
+    t.columns[1].no_wrap = True
+    t.columns[5].overflow = "fold"  # paths are copied by users: never elide them
+    return t
+
+
+def _show(install: bool, no_download: bool, cache_dir: Path | None, fmt: output.OutputFormat) -> None:
     from platformctl.cli.bundle_cmd import StderrReporter
     from platformctl.errors import SourceError
     from platformctl.usecases.tools import list_tools, make_resolver
@@ -36,40 +56,37 @@ def tools(
     output.reset_consoles()
     resolver = make_resolver(cache_dir=cache_dir, allow_download=not no_download, reporter=StderrReporter())
     rows, errors = list_tools(resolver, install=install)
-    data = [r.to_dict() for r in rows]
-
-    def table() -> Table:
-        t = output.simple_table(
-            "tools",
-            ["tool", "version", "pinned", "match", "source", "path", "note"],
-            [
-                (
-                    r.name,
-                    r.version or "-",
-                    r.pinned,
-                    "yes" if r.matches else "no",
-                    r.source,
-                    r.path or "-",
-                    r.note,
-                )
-                for r in rows
-            ],
-        )
-        t.columns[5].overflow = "fold"  # paths are copied by users: never elide them
-        return t
-
-    output.emit_data(data, fmt, table)
+    output.emit_data([r.to_dict() for r in rows], fmt, lambda: _table(rows))
     if errors:
         raise SourceError(
             f"{len(errors)} tool(s) could not be provided",
             details=[e.message for e in errors],
             hint=errors[0].hint,
         )
-    if install and not all(r.matches or r.source == "env" for r in rows):
-        raise SourceError(
-            "some tools are not at the pinned version", hint="run `platformctl tools --install`"
-        )
+
+
+@tools_app.callback(invoke_without_command=True)
+def tools(
+    ctx: typer.Context,
+    cache_dir: CacheDirOption = None,
+    fmt: FormatOption = output.OutputFormat.table,
+) -> None:
+    """List the kind/helm/kubectl binaries platformctl uses: env override, PATH, cache or missing."""
+    if ctx.invoked_subcommand is None:
+        _show(False, False, cache_dir, fmt)
+
+
+@tools_app.command("install")
+def install(
+    no_download: Annotated[
+        bool, typer.Option("--no-download", help="Refuse to download: fail if a pinned tool is missing.")
+    ] = False,
+    cache_dir: CacheDirOption = None,
+    fmt: FormatOption = output.OutputFormat.table,
+) -> None:
+    """Fetch missing or off-version tools at the pinned version into the cache (sha256-verified)."""
+    _show(True, no_download, cache_dir, fmt)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("tools")(tools)
+    app.add_typer(tools_app, name="tools")

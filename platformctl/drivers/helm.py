@@ -42,6 +42,11 @@ def find_helm(helm_binary: Path | None = None) -> Path:
         found = shutil.which(cand)
         if found:
             return Path(found)
+    from platformctl.drivers.tools import cached_tool  # the pinned helm from `platformctl tools install`
+
+    cached = cached_tool("helm")
+    if cached is not None:
+        return cached
     raise SourceError(
         f"helm executable not found (looked for {', '.join(candidates)}): install helm "
         "(`platformctl tools install`) or set PLATFORMCTL_HELM to its path"

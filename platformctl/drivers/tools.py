@@ -198,10 +198,10 @@ class ToolResolver:
             if ver == pinned:
                 return path_info
         cached = self.cache_binary(tool)
-        if self._cache_ok(cached):
+        if self.cache_ok(cached):
             return ToolInfo(tool, pinned, cached, self.version_of(tool, cached), "cache")
         if path_info is not None:
-            note = "off-pin: --install fetches the pin" if path_info.version else "version unknown"
+            note = "off-pin: `tools install` fetches the pin" if path_info.version else "version unknown"
             return ToolInfo(tool, pinned, path_info.path, path_info.version, "PATH", note)
         return ToolInfo(tool, pinned, None, None, "missing", "not on PATH or in cache")
 
@@ -254,7 +254,7 @@ class ToolResolver:
             os.replace(binary, target)
         return target
 
-    def _cache_ok(self, binary: Path) -> bool:
+    def cache_ok(self, binary: Path) -> bool:
         sums = binary.with_name(binary.name + ".sha256")
         if not (binary.is_file() and sums.is_file() and os.access(binary, os.X_OK)):
             return False
@@ -278,3 +278,18 @@ def _extract(archive: Path, asset: Asset, dest: Path) -> Path:
         with src, dest.open("wb") as out:
             shutil.copyfileobj(src, out)
     return dest
+
+
+def cached_tool(tool: str, *, cache_dir: Path | None = None, lock: VersionLock | None = None) -> Path | None:
+    """The pinned ``tool`` from the cache (put there by `platformctl tools install`), if present and intact.
+
+    No PATH lookup, no subprocess, no network: for drivers that only need a fallback location.
+    """
+    from platformctl.plan.lock import load_lock
+
+    try:
+        resolver = ToolResolver(lock or load_lock(), cache_dir=cache_dir)
+        binary = resolver.cache_binary(tool)
+    except (SourceError, UsageError):
+        return None
+    return binary if resolver.cache_ok(binary) else None

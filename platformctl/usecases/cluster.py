@@ -44,6 +44,11 @@ def find_kind(binary: Path | None = None) -> Path:
         found = shutil.which(cand)
         if found:
             return Path(found)
+    from platformctl.drivers.tools import cached_tool  # the pinned kind from `platformctl tools install`
+
+    cached = cached_tool("kind")
+    if cached is not None:
+        return cached
     raise SourceError(
         "kind executable not found: run `platformctl tools install` or set PLATFORMCTL_KIND to its path",
         hint="or install onto an existing cluster with cluster.provider: existing and --context",

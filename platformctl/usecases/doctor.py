@@ -156,7 +156,7 @@ def check_tools(probes: DoctorProbes, lock: VersionLock) -> list[CheckResult]:
                 f"tool:{name}",
                 "warn",
                 f"{have}; {name} {info.pinned} ({plat}) will be downloaded and sha256-verified on first use",
-                "run `platformctl tools --install` now to fetch it while online",
+                "run `platformctl tools install` now to fetch it while online",
             )
         )
     return out

@@ -65,7 +65,7 @@ def test_tools_env_override_and_table(tmp_path: Path) -> None:
 
 def test_tools_install_no_download_fails_with_fix(tmp_path: Path) -> None:
     env = {"PATH": str(tmp_path / "none"), "PLATFORMCTL_CACHE_DIR": str(tmp_path / "c")}
-    res = run(["tools", "--install", "--no-download", "-o", "json"], env)
+    res = run(["tools", "install", "--no-download", "-o", "json"], env)
     assert res.exit_code == 3
     assert "downloads are disabled" in res.stderr
     assert "PLATFORMCTL_KIND" in res.stderr

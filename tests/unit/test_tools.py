@@ -227,3 +227,19 @@ def test_real_helm_and_kubectl_versions(tmp_path: Path) -> None:
     r = resolver(tmp_path, helm.parent)
     assert r.detect("helm").version == "v3.19.0"
     assert r.detect("kubectl").version == "v1.34.5"
+
+
+def test_cached_tool_is_found_only_when_intact(tmp_path: Path) -> None:
+    from platformctl.drivers.tools import cached_tool
+
+    data = _kind_bytes()
+    assert cached_tool("kind", cache_dir=tmp_path / "cache") is None
+    with LocalHTTPServer() as srv:
+        srv.add(f"/{KIND_V}/kind-{PLAT}", data)
+        srv.add(
+            f"/{KIND_V}/kind-{PLAT}.sha256sum", f"{hashlib.sha256(data).hexdigest()}  kind-{PLAT}\n".encode()
+        )
+        got = resolver(tmp_path, bases={"kind": srv.base_url}, plat=platform_key()).ensure("kind").path
+    assert got is not None and cached_tool("kind", cache_dir=tmp_path / "cache") == got
+    got.write_bytes(b"#!/bin/sh\n")
+    assert cached_tool("kind", cache_dir=tmp_path / "cache") is None
