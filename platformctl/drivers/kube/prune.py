@@ -160,6 +160,22 @@ class Pruner:
                 stuck.append((f, last))
         return stuck
 
+    def _blocking_content(self, namespace: str, found: list[Found]) -> list[str]:
+        """What we deleted in a stuck namespace that is still there, with its finalizers."""
+        lines: list[str] = []
+        for f in found:
+            if f.namespace != namespace:
+                continue
+            try:
+                live = self.api.request("GET", f.info.path(f.namespace, f.name))
+            except ApiError as exc:
+                if exc.status != 404:
+                    lines.append(f"  (could not read {f.label()}: {exc.server_message})")
+                continue
+            fins = ", ".join((live or {}).get("metadata", {}).get("finalizers") or []) or "none"
+            lines.append(f"  still holding it: {f.label()} (finalizers: {fins})")
+        return lines
+
     def prune(self, component: str | None, deadline: float) -> PruneReport:
         report = PruneReport()
         found = self.discover(component, deadline)
@@ -183,6 +199,8 @@ class Pruner:
             details: list[str] = []
             for f, last in stuck:
                 details += stuck_details(f, last)
+                if f.rank == RANK_NAMESPACE:
+                    details += self._blocking_content(f.name, found)
             raise NotReadyError(
                 f"prune: {len(stuck)} object(s) still terminating at the deadline (finalizers remain)",
                 details=details,
