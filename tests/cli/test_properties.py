@@ -3,6 +3,7 @@ entry point. Never a traceback; exit 0 for valid input, else exit 2 with one lin
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from collections.abc import Iterator
@@ -146,3 +147,21 @@ def test_random_flags_and_env(workdir: Path, sets: list[tuple[str, str]], env: d
     # the flag splits at the first '=': that prefix is the key the error must name
     labels = [f"--set {printable(f'{k}={v}'.partition('=')[0].strip())}" for k, v in sets]
     check(r, ["--set", *labels, *env])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fmt=st.one_of(st.sampled_from(["table", "json", "yaml", "JSON", "Yaml"]), safe_text), context=safe_text
+)
+def test_random_output_format_and_context(workdir: Path, fmt: str, context: str) -> None:
+    """-o takes table/json/yaml (any case) and nothing else; --context takes any name into the spec."""
+    r = run_main([f"--context={context}", "config", "show", f"--output={fmt}"])
+    assert "Traceback" not in r.output and "internal error" not in r.output, r.output
+    if fmt.lower() in ("table", "json", "yaml"):
+        assert r.exit_code == 0, r.output
+        if fmt.lower() != "table":
+            data = json.loads(r.stdout) if fmt.lower() == "json" else yaml.safe_load(r.stdout)
+            assert data["cluster"]["context"] == context
+    else:
+        assert r.exit_code == 2, r.output
+        assert "'-o' / '--output'" in r.stderr or "--output" in r.stderr, r.stderr
