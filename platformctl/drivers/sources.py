@@ -34,6 +34,8 @@ CHUNK = 256 * 1024
 PROGRESS_THRESHOLD = 1024 * 1024
 # Statuses worth retrying: the server may answer next time (rate limit, overload, gateway hiccup).
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# getaddrinfo's EAI_NONAME text on Linux (glibc) and macOS.
+_UNKNOWN_HOST = ("Name or service not known", "nodename nor servname provided")
 BUNDLE_HINT = (
     "create an offline bundle on a connected machine with `platformctl bundle DIR` and pass "
     "--manifests-dir DIR (or allow downloads)"
@@ -126,8 +128,10 @@ class Downloader:
                     last = f"truncated download (short read): {exc}"
                 except httpx.TransportError as exc:
                     last = f"{type(exc).__name__}: {exc or 'connection failed'}"
+                    if any(m in str(exc) for m in _UNKNOWN_HOST):
+                        break  # the name does not exist (offline/air-gapped): retrying cannot help
         raise SourceError(
-            f"could not download {what} from {url} after {self.retries + 1} attempts: {last}",
+            f"could not download {what} from {url} after {attempt + 1} attempt(s): {last}",
             hint="check the network or proxy, use --mirror URL for an internal mirror, or " + BUNDLE_HINT,
         )
 

@@ -155,8 +155,8 @@ def check_tools(probes: DoctorProbes, lock: VersionLock) -> list[CheckResult]:
             CheckResult(
                 f"tool:{name}",
                 "warn",
-                f"{have}; {name} {info.pinned} ({plat}) will be downloaded and sha256-verified on first use",
-                "run `platformctl tools install` now to fetch it while online",
+                f"{have}; `platformctl tools install` fetches {name} {info.pinned} ({plat}), sha256-verified",
+                f"run `platformctl tools install` while online, or put {name} {info.pinned} on PATH",
             )
         )
     return out

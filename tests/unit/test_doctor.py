@@ -316,7 +316,7 @@ def test_tools_check_ok_warn_fail(tmp_path: Path) -> None:
         ("tool:helm", "warn"),
         ("tool:kubectl", "warn"),
     ]
-    assert "will be downloaded" in online[1].detail
+    assert "`platformctl tools install` fetches helm" in online[1].detail
     offline = check_tools(probes(tools=ToolResolver(lock, allow_download=False, **common)), lock)
     assert [r.verdict for r in offline] == ["ok", "fail", "fail"]
 
@@ -376,3 +376,17 @@ def test_existing_cluster_does_not_need_docker_or_ports(short_tmp: Path, tmp_pat
     by = {r.name: r for r in results}
     assert by["docker"].verdict == "ok" and "existing" in by["docker"].detail
     assert by["ports"].verdict == "ok"
+
+
+def test_real_docker_daemon_when_available() -> None:
+    """Against the real daemon ($DOCKER_HOST or /var/run/docker.sock) when one is reachable."""
+    import os
+
+    endpoint = resolve_endpoint(dict(os.environ))
+    try:
+        DockerClient(endpoint, timeout=3).version()
+    except ClusterError as exc:
+        pytest.skip(f"no reachable Docker daemon: {exc.message}")
+    results, got_info, _ = check_docker(probes(docker=DockerClient(endpoint)))
+    assert results[0].verdict == "ok" and "API" in results[0].detail
+    assert got_info is not None and isinstance(got_info.get("NCPU"), int) and got_info["NCPU"] >= 1

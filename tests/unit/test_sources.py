@@ -114,7 +114,7 @@ def test_persistent_server_error_gives_up(tmp_path: Path) -> None:
     with LocalHTTPServer() as srv:
         srv.add("/demo.yaml", BODY, fail_first=99)
         f = _pinned(srv.url("/demo.yaml"))
-        with pytest.raises(SourceError, match=r"after 3 attempts: HTTP 500"):
+        with pytest.raises(SourceError, match=r"after 3 attempt\(s\): HTTP 500"):
             _resolver(tmp_path, retries=2).fetch(f)
         assert srv.count("/demo.yaml") == 3
 
@@ -230,3 +230,22 @@ def test_parse_checksum_file_forms() -> None:
     assert parse_checksum_file(f"{'b' * 64}  other\n{d} *helm.tar.gz\n", "helm.tar.gz") == d
     with pytest.raises(SourceError):
         parse_checksum_file("<html>not found</html>")
+
+
+def test_unknown_host_is_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from platformctl.drivers.sources import Downloader
+
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
+
+    monkeypatch.setattr(
+        Downloader, "_client", lambda self: httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    with pytest.raises(SourceError, match=r"after 1 attempt\(s\).*Name or service not known"):
+        _resolver(tmp_path, retries=3).fetch(_pinned("http://mirror.test/demo.yaml"))
+    assert len(calls) == 1
