@@ -234,7 +234,7 @@ class ToolResolver:
             digest = self.expected_sha256(tool, asset)
         except SourceError as exc:
             raise SourceError(
-                f"cannot verify {tool} {version}: no checksum from {asset.checksum_url}: {exc.message}",
+                f"cannot verify {tool} {version} (no checksum): {exc.message}",
                 hint=f"refusing an unverified binary; install {tool} yourself or set {env_var(tool)}",
             ) from None
         target = self.cache_binary(tool)
