@@ -14,6 +14,7 @@ PLATFORMCTL_UPSTREAM_DIR never collide with the spec.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -59,13 +60,49 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
+class _Full(Exception):
+    pass
+
+
 def short(value: Any, limit: int = 60) -> str:
-    """A bounded, single-line rendering of a user value for error messages."""
-    try:
-        text = json.dumps(value, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    text = printable(text)
+    """A bounded, single-line, JSON-like rendering of a user value for error messages.
+
+    Bounded by construction: YAML aliases can make self-referencing or exponentially shared
+    structures, which json.dumps/repr would recurse into or expand."""
+    parts: list[str] = []
+    size = 0
+
+    def emit(text: str) -> None:
+        nonlocal size
+        parts.append(text)
+        size += len(text)
+        if size > limit:
+            raise _Full
+
+    def walk(v: Any) -> None:
+        if isinstance(v, Mapping):
+            emit("{")
+            for i, (k, x) in enumerate(v.items()):
+                emit(", " if i else "")
+                walk(k)
+                emit(": ")
+                walk(x)
+            emit("}")
+        elif isinstance(v, list | tuple | set):
+            emit("[")
+            for i, x in enumerate(v):
+                emit(", " if i else "")
+                walk(x)
+            emit("]")
+        else:
+            try:
+                emit(json.dumps(v, default=str, ensure_ascii=False))
+            except (TypeError, ValueError):
+                emit(repr(v))
+
+    with contextlib.suppress(_Full):  # the budget is spent: the "…" below marks the cut
+        walk(value)
+    text = printable("".join(parts))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -105,6 +142,11 @@ def _model_at(path: Sequence[str | int]) -> type[BaseModel] | None:
         model = ann
         i += 1
     return model
+
+
+def _is_section(path: Sequence[str | int]) -> bool:
+    """A mapping of the spec whose keys are fields or component names (not a leaf value)."""
+    return tuple(path) == ("components",) or (len(path) > 0 and _model_at(path) is not None)
 
 
 def _allowed_fields(path: Sequence[str | int]) -> str:
@@ -148,7 +190,9 @@ class _Layers:
                     f"allowed {_allowed_fields(prefix)}"
                 )
             path = (*prefix, key)
-            if isinstance(value, Mapping) and value:
+            # Recurse only into the spec's own sections (depth ≤ 3): anything else is one value for the
+            # model to reject, so self-referencing YAML aliases cannot recurse forever here.
+            if isinstance(value, Mapping) and value and _is_section(path):
                 existing = self.get(path)
                 if existing is not None and not isinstance(existing, dict):
                     self.set(path, {}, source)

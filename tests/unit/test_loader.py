@@ -315,3 +315,28 @@ def test_parse_set_rejects_malformed(bad: str) -> None:
 def test_override_with_bad_path(tmp_path: Path) -> None:
     e = error_of(tmp_path, overrides={"cluster..name": "x"})
     assert e.message.startswith("--set cluster..name: ") and "not a field path" in e.message
+
+
+def test_self_referencing_yaml_alias(tmp_path: Path) -> None:
+    e = error_of(tmp_path, "cluster: &c\n  name: x\n  loop: *c\n")
+    assert "cluster.loop" in e.message and "unknown field" in e.message
+    e = error_of(tmp_path, "bogus: &b\n  me: *b\n")
+    assert e.message.startswith(f"{tmp_path / 'platform.yaml'}: bogus: ")
+
+
+def test_exponential_yaml_aliases_stay_fast(tmp_path: Path) -> None:
+    lines = ["a0: &a0 {x: 1, y: 2}"]
+    for i in range(1, 40):  # 2**40 leaves if anything expanded the aliases
+        lines.append(f"a{i}: &a{i} {{l: *a{i - 1}, r: *a{i - 1}}}")
+    lines.append("domain: *a39")
+    e = error_of(tmp_path, "\n".join(lines) + "\n")
+    assert len(e.message) < 400 and "(document)" not in e.message
+
+
+def test_short_is_bounded() -> None:
+    from platformctl.plan.loader import short
+
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    assert len(short(loop)) <= 60 and short(loop).startswith('{"self": {"self"')
+    assert short("line\nbreak\u2028") == r'"line\nbreak\u2028"'  # escaped, still one line
