@@ -14,16 +14,17 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from platformctl.reporting import Event
-    from platformctl.usecases.bundle import BundleReport
+    from platformctl.usecases.bundle import BundleFile, BundleReport
 
 
 class StderrReporter:
     """Plain progress lines on stderr (downloads, retries, failures); data stays on stdout."""
 
-    def __init__(self, *, quiet_finish: bool = False) -> None:
+    def __init__(self, *, quiet_finish: bool = False, quiet_fail: bool = False) -> None:
         self._lock = threading.Lock()
         self._last_pct: dict[str, int] = {}
         self.quiet_finish = quiet_finish
+        self.quiet_fail = quiet_fail
 
     def emit(self, event: Event) -> None:
         with self._lock:
@@ -31,7 +32,7 @@ class StderrReporter:
                 output.info(f"→ {event.step}: {event.message}")
             elif event.kind == "finish" and not self.quiet_finish:
                 output.info(f"✓ {event.step}: {event.message}")
-            elif event.kind == "fail":
+            elif event.kind == "fail" and not self.quiet_fail:
                 output.info(f"✗ {event.step}: {event.message}")
             elif event.kind == "log":
                 output.info(f"  {event.step}: {event.message}")
@@ -43,9 +44,18 @@ class StderrReporter:
                     output.info(f"  {event.step}: {pct}% of {event.total} bytes")
 
 
+def _short(f: BundleFile) -> str:
+    """Table detail: digests cut to 12 hex digits (the full ones are in -o json and the error details)."""
+    if f.status == "sha256-mismatch" and f.actual_sha256:
+        return f"sha256 {f.actual_sha256[:12]}…, pinned {f.expected_sha256[:12]}…"
+    if f.status == "missing":
+        return "not in the bundle"
+    return f.message
+
+
 def _table(report: BundleReport) -> Table:
     rows = [
-        (f.path, f.status, "" if f.actual_size is None else f.actual_size, f.message) for f in report.files
+        (f.path, f.status, "" if f.actual_size is None else f.actual_size, _short(f)) for f in report.files
     ]
     table = output.simple_table(f"bundle {report.directory}", ["file", "status", "bytes", "detail"], rows)
     table.columns[0].overflow = "fold"  # never cut a path: users copy them
@@ -90,7 +100,8 @@ def bundle(
     from platformctl.usecases.bundle import create_bundle, verify_bundle
 
     output.reset_consoles()
-    reporter = StderrReporter(quiet_finish=True)
+    # Per-file failures are in the table and the error details: do not print them twice.
+    reporter = StderrReporter(quiet_finish=True, quiet_fail=True)
     if verify:
         report = verify_bundle(directory, components=component or None, reporter=reporter)
     else:
@@ -112,7 +123,8 @@ def bundle(
             hint=(
                 f"re-create it with `platformctl bundle {directory}` on a connected machine"
                 if verify
-                else "fix the network/mirror and run the same command again; good files are kept"
+                else "fix the network or --mirror (or pass --manifests-dir) and run the same command "
+                "again; good files are kept"
             ),
         )
     what = "verified" if verify else "ready"

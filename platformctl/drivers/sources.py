@@ -245,7 +245,9 @@ class SourceResolver:
         self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
         self.allow_download = allow_download
         self.reporter = reporter or NullReporter()
-        self.base_url_override = base_url_override.rstrip("/") if base_url_override else None
+        # $PLATFORMCTL_MIRROR reaches every command that resolves sources (up, render, bundle...).
+        mirror = base_url_override if base_url_override is not None else os.environ.get("PLATFORMCTL_MIRROR")
+        self.base_url_override = mirror.rstrip("/") if mirror else None
         self.downloader = Downloader(
             reporter=self.reporter, timeout=timeout, retries=retries, backoff=backoff, sleep=sleep
         )

@@ -249,3 +249,13 @@ def test_unknown_host_is_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(SourceError, match=r"after 1 attempt\(s\).*Name or service not known"):
         _resolver(tmp_path, retries=3).fetch(_pinned("http://mirror.test/demo.yaml"))
     assert len(calls) == 1
+
+
+def test_mirror_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with LocalHTTPServer() as srv:
+        srv.add("/m/demo/v1/demo.yaml", BODY)
+        monkeypatch.setenv("PLATFORMCTL_MIRROR", srv.url("/m"))
+        f = _pinned("https://example.invalid/demo.yaml")
+        assert _resolver(tmp_path).fetch(f).read_bytes() == BODY
+        # An explicit empty override means "no mirror" even when the variable is set.
+        assert _resolver(tmp_path, base_url_override="").url_for(f) == f.url
