@@ -283,6 +283,8 @@ def env_overrides(env: Mapping[str, str]) -> list[tuple[Path_, str, str]]:
                 f"{name}: {'.'.join(parts)}: {short(env[name])}: empty path segment; "
                 f"use single '__' between field names, e.g. {ENV_PREFIX}CLUSTER__NAME"
             )
+        if env[name] == "":
+            continue  # empty = unset (CI templates often export empty variables)
         if parts[0] == "components" and len(parts) > 1:
             parts[1] = parts[1].replace("_", "-")  # env names cannot hold '-' (cert-manager)
         out.append((tuple(parts), env[name], name))

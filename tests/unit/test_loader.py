@@ -124,6 +124,14 @@ def test_env_names_nesting_and_component_dashes() -> None:
     }
 
 
+def test_empty_env_value_means_unset(tmp_path: Path) -> None:
+    loaded = load_spec_with_sources(
+        cwd=tmp_path, env={"PLATFORMCTL_COMPONENTS__ISTIO__VERSION": "", "PLATFORMCTL_CLUSTER__NAME": ""}
+    )
+    assert loaded.spec == PlatformSpec()
+    assert loaded.sources == {}
+
+
 def test_env_values_are_coerced(tmp_path: Path) -> None:
     spec = load_spec(
         cwd=tmp_path,
