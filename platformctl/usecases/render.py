@@ -122,11 +122,15 @@ def labelled(obj: KubeObject, component: str) -> KubeObject:
 def to_yaml(objects: Sequence[KubeObject], *, header: str) -> str:
     import yaml
 
+    # libyaml's emitter when present: the same YAML ~10x faster (CRDs are hundreds of KB).
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     parts = [f"# Rendered by platformctl {__version__}: {header}. Apply with server-side apply.\n"]
     for obj in objects:
         parts.append("---\n")
         parts.append(
-            yaml.safe_dump(_ordered(obj, top=True), sort_keys=False, default_flow_style=False, width=4096)
+            yaml.dump(
+                _ordered(obj, top=True), Dumper=dumper, sort_keys=False, default_flow_style=False, width=4096
+            )
         )
     return "".join(parts)
 

@@ -8,6 +8,7 @@ completes when run again; there is no separate resume state to get out of sync.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -15,22 +16,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from platformctl import reporting
-from platformctl.components.base import Apply, RenderContext
-from platformctl.errors import ClusterError, NotReadyError, UsageError
+from platformctl.components.base import Apply, KubeObject, RenderContext
+from platformctl.errors import ClusterError, NotReadyError, PlatformError, UsageError
 from platformctl.plan.dag import Plan, build_plan
 from platformctl.usecases.render import SourceOptions, make_render_context, render
 from platformctl.usecases.runner import ComponentTaggingReporter, RunResult, TaskContext, run_dag
 
 if TYPE_CHECKING:
-    import threading
-
     from platformctl.drivers.kube.engine import Engine
     from platformctl.plan.lock import VersionLock
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
     from platformctl.usecases.cluster import ClusterInfo
 
-ACTIONS = ("created", "configured", "unchanged")
+ACTIONS = ("created", "configured", "unchanged", "not validated")
 # (component, step name) → called before each step; a test seam for interruptions at exact points.
 StepHook = Callable[[str, str], None]
 Connect = Callable[[str | None, str | None, "Reporter"], "Engine"]
@@ -65,7 +64,7 @@ class UpResult:
 
     @property
     def changed(self) -> int:
-        return sum(c["created"] + c["configured"] for c in self.actions.values())
+        return sum(c["created"] + c["configured"] + c.get("not validated", 0) for c in self.actions.values())
 
 
 def default_connect(kubeconfig: str | None, context: str | None, reporter: Reporter) -> Engine:
@@ -94,6 +93,55 @@ def check_external(plan: Plan, engine: Engine, ctx: RenderContext) -> None:
         )
 
 
+class DryRunFilter:
+    """Server dry-run cannot validate an object whose Namespace or CRD this same run would create
+    (nothing is persisted, so the server answers "namespace not found" / "no matches for kind"), the
+    same limit as ``kubectl apply --dry-run=server``. Those objects are counted as "would be created,
+    not validated" instead of failing the dry run; everything else goes to the server."""
+
+    PROBE = "platformctl.io/dry-run-probe=none"  # matches nothing: a cheap "is this kind served?"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._namespaces: dict[str, bool] = {}
+        self._kinds: dict[tuple[str, str], bool] = {}
+        self._lock = threading.Lock()
+
+    def _namespace_exists(self, name: str) -> bool:
+        with self._lock:
+            known = self._namespaces.get(name)
+        if known is None:
+            known = self.engine.get("v1", "Namespace", name) is not None
+            with self._lock:
+                self._namespaces[name] = known
+        return known
+
+    def _kind_served(self, api_version: str, kind: str) -> bool:
+        key = (api_version, kind)
+        with self._lock:
+            known = self._kinds.get(key)
+        if known is None:
+            try:
+                self.engine.list(api_version, kind, label_selector=self.PROBE)
+                known = True
+            except PlatformError:
+                known = False
+            with self._lock:
+                self._kinds[key] = known
+        return known
+
+    def split(self, objects: Sequence[KubeObject]) -> tuple[list[KubeObject], list[KubeObject]]:
+        send: list[KubeObject] = []
+        deferred: list[KubeObject] = []
+        for obj in objects:
+            ns = (obj.get("metadata") or {}).get("namespace")
+            ok = self._kind_served(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+            if ok and ns:
+                ok = self._namespace_exists(str(ns))
+            (send if ok else deferred).append(obj)
+        return send, deferred
+
+
 def format_actions(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{counts[a]} {a}" for a in ACTIONS if counts.get(a))
 
@@ -114,6 +162,7 @@ def run_components(
 ) -> RunResult:
     """Run every component's steps in order, components concurrently per the DAG (runner.py)."""
     counts_by: dict[str, dict[str, int]] = actions if actions is not None else {}
+    dry = DryRunFilter(engine) if dry_run else None
 
     def task(name: str, tctx: TaskContext) -> str:
         comp = plan.components[name]
@@ -135,6 +184,10 @@ def run_components(
             if isinstance(step, Apply):
                 with tctx.step(step.name, "apply", f"applying {step.name}") as timing:
                     objects = step.render(ctx)
+                    step_counts: Counter[str] = Counter()
+                    if dry is not None:
+                        objects, deferred = dry.split(objects)
+                        step_counts["not validated"] = len(deferred)
                     report = engine.apply(
                         objects,
                         component=name,
@@ -142,7 +195,7 @@ def run_components(
                         dry_run=dry_run,
                         timeout=remaining,
                     )
-                    step_counts: Counter[str] = Counter(r.action for r in report.results)
+                    step_counts.update(r.action for r in report.results)
                     counts.update(step_counts)
                     timing.detail = format_actions(step_counts)
             elif not dry_run:  # a dry run changes nothing, so there is nothing to wait for
