@@ -93,6 +93,7 @@ class Controllers:
         self._pending: set[tuple[tuple[str, str], str, str]] = set()
         self._seq = itertools.count()
         self._stop = False
+        self._busy = False
         self._ip = itertools.count(2)
         self._cluster_ip = itertools.count(10)
         self._node_port = itertools.count(30000)
@@ -169,19 +170,23 @@ class Controllers:
                     return
                 _, _, key, ns, name = heapq.heappop(self._queue)
                 self._pending.discard((key, ns, name))
-            rt = self.registry.by_key(key)
-            if rt is None:
-                continue
-            # ApiError: e.g. the namespace is terminating, the object goes away anyway
-            with contextlib.suppress(ApiError):
-                self.reconcile(rt, ns, name)
+                self._busy = True
+            try:
+                rt = self.registry.by_key(key)
+                # ApiError: e.g. the namespace is terminating, the object goes away anyway
+                with contextlib.suppress(ApiError):
+                    if rt is not None:
+                        self.reconcile(rt, ns, name)
+            finally:
+                with self._cv:
+                    self._busy = False
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """True once nothing is queued (tests use it instead of sleeping)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._cv:
-                if not self._queue:
+                if not self._queue and not self._busy:
                     return True
             time.sleep(0.005)
         return False

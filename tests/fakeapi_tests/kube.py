@@ -91,3 +91,10 @@ def crd(
             ],
         },
     }
+
+
+def watcher() -> Any:
+    """A kubernetes.watch.Watch (untyped upstream)."""
+    from kubernetes import watch
+
+    return watch.Watch()  # type: ignore[no-untyped-call]
