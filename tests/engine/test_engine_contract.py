@@ -232,3 +232,16 @@ def test_delete_waits_until_gone(engine: Engine) -> None:
     assert engine.delete("v1", "ConfigMap", "cm", ns, timeout=30) is True
     assert engine.get("v1", "ConfigMap", "cm", ns) is None
     assert engine.delete("v1", "ConfigMap", "cm", ns, timeout=30) is False
+
+
+def test_missing_namespace_is_named_and_dry_run_spans_steps(engine: Engine) -> None:
+    ns = unique("engine-later")
+    with pytest.raises(ClusterError, match=f"namespace {ns} does not exist"):
+        engine.apply([configmap("cm", ns)], component="engine-test")
+    # a dry-run of a multi-step plan: the namespace and the CRD come from earlier (dry-run) steps
+    group = f"{ns}.platformctl.example.com"
+    widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": ns}}
+    engine.apply([namespace(ns), crd(group, "Widget", "widgets")], component="engine-test", dry_run=True)
+    report = engine.apply([configmap("cm", ns), widget], component="engine-test", dry_run=True)
+    assert [r.action for r in report.results] == ["created", "created"]
+    assert engine.get("v1", "Namespace", ns) is None

@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 from platformctl.drivers.kube.connect import KubeApi
 from platformctl.drivers.kube.labels import COMPONENT_KEY, FIELD_MANAGER, SPEC_HASH_KEY, add_labels
-from platformctl.drivers.kube.mapping import ResourceInfo, RestMapper, split_api_version
+from platformctl.drivers.kube.mapping import ResourceInfo, RestMapper
 from platformctl.drivers.kube.retry import ApiError, RetryPolicy, retry_call
 from platformctl.errors import ClusterError, ConflictError, UsageError
-from platformctl.reporting import NullReporter, Reporter, progress
+from platformctl.reporting import NullReporter, Reporter, log, progress
 
 Action = Literal["created", "configured", "unchanged", "deleted"]
 
@@ -253,7 +253,6 @@ class Applier:
         step = f"apply:{component}"
         results: list[ObjectResult] = []
         new_namespaces: set[str] = set()
-        new_crd_kinds: set[tuple[str, str]] = set()  # (group, kind) created by this call in dry-run
         crd_names: list[str] = []
         crd_groups: set[str] = set()
         total = len(prepared)
@@ -271,7 +270,6 @@ class Applier:
                 dry_run=dry_run,
                 deadline=deadline,
                 new_namespaces=new_namespaces,
-                new_crd_kinds=new_crd_kinds,
             )
             results.append(result)
             if is_crd(obj):
@@ -279,8 +277,6 @@ class Applier:
                 crd_names.append(result.name)
                 for v in spec.get("versions") or []:
                     crd_groups.add(f"{spec.get('group')}/{v.get('name')}")
-                if result.action == "created":
-                    new_crd_kinds.add((str(spec.get("group")), str((spec.get("names") or {}).get("kind"))))
             if obj.get("kind") == "Namespace" and result.action == "created":
                 new_namespaces.add(result.name)
             progress(self.reporter, step, index + 1, total, str(result))
@@ -297,15 +293,17 @@ class Applier:
         dry_run: bool,
         deadline: float,
         new_namespaces: set[str],
-        new_crd_kinds: set[tuple[str, str]],
     ) -> ObjectResult:
         api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
         md = obj["metadata"]
         info = self.mapper.try_resolve(api_version, kind)
         if info is None:
-            group, _ = split_api_version(api_version)
-            if dry_run and (group, kind) in new_crd_kinds:
-                # Its CRD would be created by this very apply: nothing to dry-run against yet.
+            if dry_run:
+                # Its CRD is not served yet (created by this or an earlier dry-run step): nothing
+                # to dry-run against, it would be created. A real apply fails here, clearly.
+                log(
+                    self.reporter, f"apply:{component}", f"{kind} ({api_version}) not served yet: not dry-run"
+                )
                 return ObjectResult(
                     api_version, kind, md.get("namespace"), str(md.get("name", "")), "created"
                 )
@@ -345,6 +343,15 @@ class Applier:
         except ApiError as exc:
             if exc.status == 409:
                 raise conflict_error(exc, f"apply {where}") from exc
+            if exc.status == 404 and namespace and live is None and "namespaces" in exc.server_message:
+                if dry_run:
+                    # its namespace would come from an earlier (dry-run) step: it would be created
+                    return ObjectResult(api_version, kind, namespace, name, "created")
+                raise ClusterError(
+                    f"apply {where}: namespace {namespace} does not exist: "
+                    "apply its Namespace (or the component that creates it) first",
+                    details=[exc.server_message],
+                ) from exc
             raise ClusterError(
                 f"apply {where} failed: {exc.status} {exc.reason}: {exc.server_message}"
             ) from exc
@@ -403,6 +410,14 @@ class Applier:
         try:
             created = self._call(create, deadline, f"create {where}")
         except ApiError as exc:
+            if exc.status == 404 and namespace and "namespaces" in exc.server_message:
+                if dry_run:
+                    return ObjectResult(info.api_version, info.kind, namespace, gen, "created")
+                raise ClusterError(
+                    f"create {where}: namespace {namespace} does not exist: "
+                    "apply its Namespace (or the component that creates it) first",
+                    details=[exc.server_message],
+                ) from exc
             raise ClusterError(
                 f"create {where} failed: {exc.status} {exc.reason}: {exc.server_message}"
             ) from exc
