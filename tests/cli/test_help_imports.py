@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +118,18 @@ def test_no_subcommand_help_imports_a_heavy_library() -> None:
     assert {"config", "versions"} <= set(report)
     for name, heavy in report.items():
         assert heavy == [], f"`platformctl {name} --help` imported {heavy}"
+
+
+def test_startup_benchmark_runs() -> None:
+    """benchmarks/cli_startup.py works (numbers are reported by hand; CI load makes them no gate)."""
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "cli_startup.py"), "--runs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "platformctl --help" in proc.stdout and "python -c pass" in proc.stdout
+    assert re.search(r"platformctl / python -c pass = [0-9.]+x", proc.stdout)
