@@ -24,7 +24,8 @@ from platformctl.reporting import NullReporter, Reporter, log, progress
 
 Action = Literal["created", "configured", "unchanged", "deleted"]
 
-# Helm v3 pkg/releaseutil/kind_sorter.go InstallOrder (Namespace and CRD handled as phases before).
+# After Helm v3 pkg/releaseutil/kind_sorter.go InstallOrder (Namespace and CRD are phases before it;
+# PriorityClass/IngressClass from newer Helm releases).
 INSTALL_ORDER = [
     "PriorityClass",
     "NetworkPolicy",

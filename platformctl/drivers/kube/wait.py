@@ -162,7 +162,8 @@ def endpoints_ready(items: list[dict[str, Any]]) -> Progress:
         for ep in slice_.get("endpoints") or []:
             total += 1
             if (ep.get("conditions") or {}).get("ready") is not False and ep.get("addresses"):
-                # conditions.ready unset means ready (EndpointSlice API docs: nil → ready)
+                # unset means ready: discovery/v1 types.go EndpointConditions.Ready "A nil value
+                # indicates an unknown state. In most cases consumers should interpret this ... as ready"
                 return Progress("ready", "a ready endpoint is serving", slice_)
     if not items:
         return Progress("pending", "no EndpointSlices for the Service yet")
@@ -273,7 +274,9 @@ def watch_until(
             errors = 0
         except Exception as exc:
             if getattr(exc, "status", None) == 410:
-                continue  # resourceVersion too old: re-list
+                # "too old resource version": the API concepts doc says re-list, then watch from
+                # the list's resourceVersion (kubernetes.watch raises it when timeout_seconds is set)
+                continue
             verdict = classify(exc)
             if not verdict.transient:
                 raise
