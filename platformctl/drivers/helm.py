@@ -139,6 +139,13 @@ def render_chart(
             details=_stderr_lines(exc),
         ) from None
     except helm_errors.Error as exc:
+        lines = _stderr_lines(exc)
+        if any("values don't meet the specifications" in line for line in lines):
+            # The chart's values.schema.json rejected a value platformctl built (or the user overrode).
+            raise UsageError(
+                f"chart {chart!r} from {where} rejected the values platformctl built (values.schema.json)",
+                details=lines,
+            ) from None
         raise SourceError(
             f"helm failed to fetch or render chart {chart!r} from {where} (offline? use --charts-dir)",
             details=_stderr_lines(exc),

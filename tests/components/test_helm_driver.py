@@ -71,3 +71,11 @@ def test_helm_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PLATFORMCTL_HELM", raising=False)
     with pytest.raises(SourceError, match="helm executable not found"):
         _render(tmp_path / "nope", "gateway", {})
+
+
+def test_chart_schema_rejects_bad_values(helm_binary: Path) -> None:
+    # The gateway test chart carries the real chart's schema for service.ports items.
+    bad: dict[str, object] = {"service": {"ports": [{"name": "http2", "port": "eighty"}]}}
+    with pytest.raises(UsageError) as err:
+        _render(helm_binary, "gateway", bad)
+    assert any("port" in line for line in err.value.details)
