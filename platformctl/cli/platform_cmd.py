@@ -180,21 +180,24 @@ def down(
 
 def _status_tables(res: StatusResult) -> Any:
     from rich.console import Group
+    from rich.table import Table
 
     comps = output.simple_table(
         f"Platform on {res.context} ({res.server})",
         ["component", "version", "health", "reason"],
         [(c.name, c.version, "healthy" if c.healthy else "NOT healthy", c.reason) for c in res.components],
     )
-    urls = output.simple_table(
-        "URLs",
-        ["kind", "namespace", "name", "url", "ready"],
-        [
-            (e.kind, e.namespace, e.name, e.url, "yes" if e.ready else f"no: {e.reason}")
-            for e in res.endpoints
-        ],
-    )
-    return Group(comps, urls) if res.endpoints else comps
+    if not res.endpoints:
+        return comps
+    # URLs are what users copy: never truncate them (other columns wrap instead).
+    urls = Table(title="URLs", header_style="bold")
+    urls.add_column("kind", no_wrap=True)
+    urls.add_column("namespace/name", overflow="fold")
+    urls.add_column("url", no_wrap=True, min_width=max(len(e.url) for e in res.endpoints))
+    urls.add_column("ready", overflow="fold")
+    for e in res.endpoints:
+        urls.add_row(e.kind, f"{e.namespace}/{e.name}", e.url, "yes" if e.ready else f"no: {e.reason}")
+    return Group(comps, urls)
 
 
 def status(
@@ -224,7 +227,10 @@ def status(
     engine = default_connect(target[0], target[1], reporter)
     rctx = make_render_context(spec, SourceOptions(allow_download=False), reporter)
     res = status_usecase(spec, engine, rctx)
-    output.emit_data(res.as_dict(), fmt, lambda: _status_tables(res))
+    if fmt is OutputFormat.table:
+        output.out.print(_status_tables(res), soft_wrap=False)
+    else:
+        output.emit_data(res.as_dict(), fmt)
 
 
 def render(

@@ -79,13 +79,14 @@ class ProgressView:
                 line.state, line.started, line.since = "running", event.at, event.at
                 line.message = event.message or "starting"
                 plain = line.message
-            elif event.kind in ("update", "progress"):
-                msg = event.message
-                if event.kind == "progress" and event.total:
-                    msg = f"{event.message or 'downloading'} {event.done * 100 // event.total}%"
-                if msg and msg != line.message:
-                    line.message, line.since = msg, event.at
-                    plain = msg
+            elif event.kind == "update":
+                if event.message and event.message != line.message:
+                    line.message, line.since = event.message, event.at
+                    plain = event.message
+            elif event.kind == "progress":
+                # Live view only: a line per percent would drown plain output (CI logs).
+                if event.total:
+                    line.message = f"{event.message or 'working'} {event.done * 100 // event.total}%"
             elif event.kind == "finish":
                 line.state, line.finished, line.message = "succeeded", event.at, event.message or "done"
                 plain = f"done in {_fmt_secs(event.at - (line.started or event.at))}" + (

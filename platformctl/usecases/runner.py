@@ -181,10 +181,21 @@ class ComponentTaggingReporter:
                 Event("log", comp, f"{event.step}: {event.message}" if event.message else event.step)
             )
             return
+        if event.kind == "progress":
+            # Kept as progress (the live view shows the percentage; plain output skips it).
+            self.inner.emit(
+                Event(
+                    "progress",
+                    comp,
+                    event.message or event.step,
+                    at=event.at,
+                    done=event.done,
+                    total=event.total,
+                )
+            )
+            return
         what = event.message or event.step
-        if event.kind == "progress" and event.total:
-            what = f"{event.step} {event.done * 100 // event.total}%"
-        elif event.message and event.step not in event.message:
+        if event.message and event.step not in event.message:
             what = f"{event.step}: {event.message}"
         self.inner.emit(Event("update", comp, what, at=event.at))
 
