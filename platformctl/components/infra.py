@@ -80,7 +80,7 @@ class InfraComponent:
         if ns not in SYSTEM_NAMESPACES:
             steps.append(Apply("namespace", self.render_namespace))
         steps += [
-            Wait("generated secrets", secrets),
+            Wait("generate passwords (once, kept on re-runs)", secrets),
             Apply("redis, postgresql, kafka", self.render),
             Wait("redis, postgresql, kafka ready", ready),
         ]

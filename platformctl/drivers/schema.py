@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
+    from platformctl.drivers.sources import SourceResolver
     from platformctl.plan.lock import VersionLock
 
 KubeObject = dict[str, Any]
@@ -51,6 +52,17 @@ def crd_paths(
         for name in names:
             out.append(upstream_dir / release.file(name).path)
     return out
+
+
+def crds_from_sources(
+    lock: VersionLock, sources: SourceResolver, versions: dict[str, str | None] | None = None
+) -> list[KubeObject]:
+    """The pinned CRDs through the source resolver (bundle → cache → sha256-verified download)."""
+    paths: list[Path] = []
+    for component, names in CRD_FILES.items():
+        _, release = lock.release(component, (versions or {}).get(component))
+        paths.extend(sources.fetch(release.file(name)) for name in names)
+    return load_crds(paths)
 
 
 def load_crds(paths: Iterable[Path]) -> list[KubeObject]:

@@ -112,7 +112,7 @@ def test_up_orders_infra_injector_then_knative_services(
     for step in infra.COMPONENT.steps(ctx):
         if isinstance(step, Apply):
             engine.apply(step.render(ctx), component="infra", timeout=TIMEOUT)
-        elif step.name == "generated secrets":
+        elif step.name.startswith("generate passwords"):
             step.check(engine, TIMEOUT)
     fake.reset_request_log()
     state_when_ksvcs_applied: dict[str, int] = {}

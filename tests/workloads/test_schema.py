@@ -161,3 +161,21 @@ def test_platformctl_render_output_validates(
     objs = [d for p in sorted(tmp_path.glob("*.yaml")) for d in yaml.safe_load_all(p.read_text()) if d]
     assert len(objs) == sum(len(c.objects) for c in result.components) >= 20
     assert validate_objects(objs, crds=schemas, kubernetes_version=lock.kubernetes.version) == []
+
+
+def test_crds_through_the_source_resolver(
+    workloads_upstream: Path, lock: VersionLock, tmp_path: Path
+) -> None:
+    """The same CRDs come through SourceResolver (sha256-verified bundle), e.g. for `render --validate`."""
+    from platformctl.drivers.schema import crds_from_sources
+    from platformctl.drivers.sources import SourceResolver
+
+    resolver = SourceResolver(
+        lock, manifests_dir=workloads_upstream, cache_dir=tmp_path, allow_download=False
+    )
+    names = {c["metadata"]["name"] for c in crds_from_sources(lock, resolver)}
+    assert {
+        "services.serving.knative.dev",
+        "inferenceservices.serving.kserve.io",
+        "subscriptions.dapr.io",
+    } <= names
