@@ -271,7 +271,8 @@ def env_overrides(env: Mapping[str, str]) -> list[tuple[Path_, str, str]]:
         parts = rest.split("__")
         if parts[0] not in top:
             # PLATFORMCTL_CLUSTER_NAME: a spec field with a single '_' is a likely typo for '__'.
-            guess = next((t for t in top if rest.startswith(t + "_")), None)
+            sections = [t for t in top if _is_section((t,))]
+            guess = next((t for t in sections if rest.startswith(t + "_")), None)
             if guess is not None:
                 raise ConfigError(
                     f"{name}: {rest}: {short(env[name])}: unknown setting; nested fields are separated "

@@ -154,6 +154,12 @@ def test_env_single_underscore_typo_is_an_error(tmp_path: Path) -> None:
     assert "PLATFORMCTL_CLUSTER__NAME" in e.message
 
 
+def test_env_prefix_of_a_scalar_field_is_not_a_spec_variable(tmp_path: Path) -> None:
+    # DOMAIN is not a section, so PLATFORMCTL_DOMAIN_SUFFIX is someone else's variable, not a typo.
+    assert load_spec(cwd=tmp_path, env={"PLATFORMCTL_DOMAIN_SUFFIX": "x"}) == PlatformSpec()
+    assert env_overrides({"PLATFORMCTL_DOMAIN_SUFFIX": "x"}) == []
+
+
 def test_env_empty_segment_is_an_error(tmp_path: Path) -> None:
     e = error_of(tmp_path, env={"PLATFORMCTL_CLUSTER____NAME": "x"})
     assert e.message.startswith("PLATFORMCTL_CLUSTER____NAME: ") and "'__'" in e.message
