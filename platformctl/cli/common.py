@@ -46,7 +46,7 @@ SetOption = Annotated[
 
 
 def _global_overrides(ctx: typer.Context) -> tuple[dict[str, Any], dict[str, str]]:
-    """--context/--kubeconfig (and $KUBECONFIG) select the cluster: they set cluster.context/kubeconfig."""
+    """--context/--kubeconfig select the cluster: they set cluster.context/cluster.kubeconfig."""
     from typer._click.core import ParameterSource  # typer vendors click
 
     opts = global_options(ctx)
@@ -55,10 +55,10 @@ def _global_overrides(ctx: typer.Context) -> tuple[dict[str, Any], dict[str, str
     labels: dict[str, str] = {}
     if opts.context is not None:
         values["cluster.context"], labels["cluster.context"] = opts.context, "--context"
-    if opts.kubeconfig is not None:
-        src = root.get_parameter_source("kubeconfig")
-        values["cluster.kubeconfig"] = opts.kubeconfig
-        labels["cluster.kubeconfig"] = "KUBECONFIG" if src is ParameterSource.ENVIRONMENT else "--kubeconfig"
+    # Only the flag: $KUBECONFIG may list several files ("a:b") that the kube client merges itself,
+    # and a null cluster.kubeconfig already means "$KUBECONFIG, else ~/.kube/config".
+    if opts.kubeconfig is not None and root.get_parameter_source("kubeconfig") is ParameterSource.COMMANDLINE:
+        values["cluster.kubeconfig"], labels["cluster.kubeconfig"] = opts.kubeconfig, "--kubeconfig"
     return values, labels
 
 

@@ -66,11 +66,12 @@ def test_show_table_lists_sources(tmp_path: Path) -> None:
     assert re.search(r"cluster\.http_port\s*│\s*80\s*│\s*defaults", r.stdout)
 
 
-def test_kubeconfig_env_and_flag_label(tmp_path: Path) -> None:
-    r = run_main(["config", "show", "-o", "json"], env={"KUBECONFIG": "/k/env"})
-    assert json.loads(r.stdout)["cluster"]["kubeconfig"] == "/k/env"
-    r = run_main(["--kubeconfig", "/k/flag", "config", "show", "-o", "json"], env={"KUBECONFIG": "/k/env"})
-    assert json.loads(r.stdout)["cluster"]["kubeconfig"] == "/k/flag"
+def test_kubeconfig_flag_sets_the_spec_but_env_does_not(tmp_path: Path) -> None:
+    # $KUBECONFIG may be a list ("a:b") the kube client merges: null already means "use $KUBECONFIG".
+    r = run_main(["config", "show", "-o", "json"], env={"KUBECONFIG": "/k/a:/k/b"})
+    assert json.loads(r.stdout)["cluster"]["kubeconfig"] is None
+    r = run_main(["--kubeconfig", "/k/flag", "config", "show", "-o", "table"], env={"COLUMNS": "200"})
+    assert re.search(r"cluster\.kubeconfig\s*│\s*/k/flag\s*│\s*--kubeconfig", r.stdout), r.stdout
 
 
 def test_platformctl_config_env_selects_the_file(tmp_path: Path) -> None:
