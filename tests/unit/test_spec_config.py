@@ -133,3 +133,14 @@ def test_versions_report_follows_the_lock_and_spec() -> None:
     rep2 = versions_report(spec)
     assert next(c for c in rep2.components if c.name == "dapr").enabled is False
     assert rep2.node_image == "x:y"
+
+
+def test_docs_list_every_field_and_env_var() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for path in all_field_paths():
+        key = doc_key(path)
+        if FIELD_DOCS[key].type == "mapping":
+            continue  # sections are covered by their fields
+        assert f"| `{key}` |" in docs, f"docs/configuration.md lacks a row for {key}"
+        env = "PLATFORMCTL_" + key.upper().replace(".", "__")
+        assert f"`{env}`" in docs, f"docs/configuration.md lacks {env}"
