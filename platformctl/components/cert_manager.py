@@ -45,6 +45,7 @@ class CertManager:
             self.version(ctx),
             [("Deployment", NAMESPACE, d) for d in DEPLOYMENTS],
             [(NAMESPACE, WEBHOOK_SERVICE)],
+            version_of=("Deployment", NAMESPACE, "cert-manager"),
         )
 
 

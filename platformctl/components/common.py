@@ -210,11 +210,40 @@ def endpoints_problem(engine: Engine, ns: str, service: str) -> str | None:
     return f"service {ns}/{service} has no ready endpoints"
 
 
+def deployed_version(engine: Engine, kind: str, ns: str, name: str) -> str | None:
+    """The version a workload runs: its app.kubernetes.io/version label, else its first image's tag."""
+    obj = engine.get("apps/v1", kind, name, ns)
+    if obj is None:
+        return None
+    label = ((obj.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/version")
+    if label:
+        return str(label)
+    containers = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    if not containers:
+        return None
+    image = str(containers[0].get("image", "")).split("@", 1)[0]
+    repo, sep, tag = image.rpartition(":")
+    return tag if sep and "/" not in tag and repo else None
+
+
 def health(
-    engine: Engine, version: str, workloads: Sequence[Workload], services: Sequence[tuple[str, str]] = ()
+    engine: Engine,
+    version: str,
+    workloads: Sequence[Workload],
+    services: Sequence[tuple[str, str]] = (),
+    *,
+    version_of: Workload | None = None,
 ) -> Health:
+    """Ready when every workload is available and every Service has a ready endpoint.
+
+    ``version_of``: the workload whose running version is reported (and compared with the pinned one).
+    """
     problems = [p for w in workloads if (p := workload_problem(engine, *w))]
     problems += [p for ns, svc in services if (p := endpoints_problem(engine, ns, svc))]
+    running = deployed_version(engine, *version_of) if version_of else None
+    shown = running or version
+    if running and running.lstrip("v") != version.lstrip("v"):
+        problems.append(f"running {running}, the lock pins {version} (`platformctl up` upgrades it)")
     if problems:
-        return Health(False, version, "; ".join(problems))
-    return Health(True, version)
+        return Health(False, shown, "; ".join(problems))
+    return Health(True, shown)

@@ -88,7 +88,13 @@ class Dapr:
         workloads = [(kind, NAMESPACE, name) for kind, name in WORKLOADS]
         if engine.get("apps/v1", SCHEDULER[0], SCHEDULER[1], NAMESPACE) is not None:
             workloads.append((SCHEDULER[0], NAMESPACE, SCHEDULER[1]))
-        return common.health(engine, self.version(ctx), workloads, [(NAMESPACE, INJECTOR_SERVICE)])
+        return common.health(
+            engine,
+            self.version(ctx),
+            workloads,
+            [(NAMESPACE, INJECTOR_SERVICE)],
+            version_of=("Deployment", NAMESPACE, "dapr-operator"),
+        )
 
 
 COMPONENT = Dapr()

@@ -111,6 +111,7 @@ class Istio:
             engine,
             self.version(ctx),
             [("Deployment", NAMESPACE, "istiod"), ("Deployment", NAMESPACE, GATEWAY_RELEASE)],
+            version_of=("Deployment", NAMESPACE, "istiod"),
         )
 
 

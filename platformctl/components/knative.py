@@ -97,6 +97,7 @@ class KnativeServing:
             self.version(ctx),
             workloads,
             [(NAMESPACE, "webhook"), (NAMESPACE, "net-istio-webhook")],
+            version_of=("Deployment", NAMESPACE, "controller"),
         )
 
 

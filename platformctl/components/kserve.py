@@ -99,6 +99,7 @@ class KServe:
             self.version(ctx),
             [("Deployment", NAMESPACE, d) for d, _ in CONTROLLERS],
             [(NAMESPACE, s) for _, s in CONTROLLERS],
+            version_of=("Deployment", NAMESPACE, "kserve-controller-manager"),
         )
 
 
