@@ -9,8 +9,6 @@ Shared by up/down/status so the rules are stated once:
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,32 +31,27 @@ class ClusterInfo:
     created: bool = False  # kind: this run created the cluster
 
 
-def find_kind(binary: Path | None = None) -> Path:
-    """The kind executable: explicit path, else $PLATFORMCTL_KIND, else ``kind`` on PATH."""
-    for cand in (str(binary) if binary else None, os.environ.get("PLATFORMCTL_KIND"), "kind"):
-        if not cand:
-            continue
-        p = Path(cand)
-        if p.is_file() and os.access(p, os.X_OK):
-            return p
-        found = shutil.which(cand)
-        if found:
-            return Path(found)
-    from platformctl.drivers.tools import cached_tool  # the pinned kind from `platformctl tools install`
+def ensure_tool(name: str, *, allow_download: bool, reporter: Reporter | None = None) -> Path:
+    """The pinned tool (kind/helm) via the tool resolver: $PLATFORMCTL_<TOOL> → PATH at the pinned
+    version → cache → sha256-verified download (when allowed). Without downloads an off-pin binary on
+    PATH is still used (detect), so read-only commands work wherever the tool is installed."""
+    from platformctl.drivers.tools import ToolResolver
+    from platformctl.plan.lock import load_lock
 
-    cached = cached_tool("kind")
-    if cached is not None:
-        return cached
-    raise SourceError(
-        "kind executable not found: run `platformctl tools install` or set PLATFORMCTL_KIND to its path",
-        hint="or install onto an existing cluster with cluster.provider: existing and --context",
-    )
+    resolver = ToolResolver(load_lock(), allow_download=allow_download, reporter=reporter)
+    info = resolver.ensure(name) if allow_download else resolver.detect(name)
+    if info.path is None:
+        raise SourceError(
+            f"{name} {info.pinned} not found (not on PATH, not in the cache)",
+            hint=f"run `platformctl tools install`, or set PLATFORMCTL_{name.upper()}=/path/to/{name}",
+        )
+    return info.path
 
 
-def kind_cluster(binary: Path | None = None) -> KindCluster:
+def kind_cluster(binary: Path | None = None, *, allow_download: bool = False) -> KindCluster:
     from platformctl.drivers.kind import KindCluster
 
-    return KindCluster(find_kind(binary))
+    return KindCluster(binary or ensure_tool("kind", allow_download=allow_download))
 
 
 def kind_kubeconfig(spec: PlatformSpec, kubeconfig: str | None) -> Path:
@@ -110,6 +103,7 @@ def ensure_cluster(
     force: bool,
     reporter: Reporter,
     kind_binary: Path | None = None,
+    allow_download: bool = True,
 ) -> ClusterInfo:
     """Existing: just the target. Kind: create, or reuse the cluster platformctl created (drivers/kind.py)."""
     if spec.cluster.provider == "existing":
@@ -130,7 +124,7 @@ def ensure_cluster(
     reporting.start(reporter, step, f"kind cluster {spec.cluster.name}")
     try:
         res = kind_driver.ensure_cluster(
-            kind_cluster(kind_binary),
+            kind_cluster(kind_binary, allow_download=allow_download),
             cfg,
             path,
             force=force,

@@ -8,6 +8,7 @@ here too, so applying the rendered files elsewhere yields objects ``status``/``d
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,10 +59,21 @@ def make_render_context(
         reporter=reporter,
     )
 
+    helm_binary: list[Path] = [sources.helm_binary] if sources.helm_binary else []
+    helm_lock = threading.Lock()
+
     def helm(
         chart: str, repo: str, version: str, release: str, namespace: str, values: dict[str, Any]
     ) -> list[KubeObject]:
         from platformctl.drivers.helm import render_chart
+        from platformctl.usecases.cluster import ensure_tool
+
+        # Resolved at the first chart render only: components without charts never need helm.
+        with helm_lock:
+            if not helm_binary:
+                helm_binary.append(
+                    ensure_tool("helm", allow_download=sources.allow_download, reporter=reporter)
+                )
 
         return render_chart(
             chart=chart,
@@ -71,7 +83,7 @@ def make_render_context(
             namespace=namespace,
             values=values,
             chart_dir=sources.charts_dir,
-            helm_binary=sources.helm_binary,
+            helm_binary=helm_binary[0],
         )
 
     return RenderContext(spec=spec, lock=the_lock, sources=resolver, reporter=reporter, helm_render=helm)

@@ -250,7 +250,12 @@ def up(
         info = None
     else:
         info = cluster_mod.ensure_cluster(
-            spec, options.kubeconfig, options.context, force=options.force, reporter=base
+            spec,
+            options.kubeconfig,
+            options.context,
+            force=options.force,
+            reporter=base,
+            allow_download=options.sources.allow_download,
         )
         engine = connect(info.kubeconfig, info.context, rep)
 
