@@ -218,3 +218,21 @@ def test_default_kubeconfig_path(tmp_path: Path) -> None:
     env = {"KUBECONFIG": os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b")])}
     assert kc.default_kubeconfig_path(env) == tmp_path / "a"
     assert kc.default_kubeconfig_path({}).name == "config"
+
+
+def test_stale_record_and_forced_removal(
+    kind: kd.KindCluster, fake_env: dict[str, str], tmp_path: Path
+) -> None:
+    kubeconfig = tmp_path / "config"
+    cfg = kd.KindConfig("platform", NODE_IMAGE)
+    kd.ensure_cluster(kind, cfg, kubeconfig)
+    # The cluster vanished behind our back (`kind delete cluster` by hand): the record is stale.
+    kd.KindCluster(FAKE_KIND, state_dir=tmp_path / "other", env=fake_env).delete("platform")
+    assert kind.record("platform") is not None
+    assert kd.ensure_cluster(kind, cfg, kubeconfig).created
+    # A foreign cluster goes only with force, and its context (not ours) only with force too.
+    kd.KindCluster(FAKE_KIND, state_dir=tmp_path / "other", env=fake_env).create(
+        "theirs", "kind: Cluster\n", tmp_path / "kc"
+    )
+    assert kd.remove_cluster(kind, "theirs", kubeconfig, force=True) is True
+    assert not kind.exists("theirs")
