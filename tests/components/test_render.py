@@ -170,3 +170,30 @@ def test_render_is_deterministic(make_ctx: MakeCtx) -> None:
         a = json.dumps(flat(comp, ctx), sort_keys=True)
         b = json.dumps(flat(comp, ctx), sort_keys=True)
         assert a == b, comp.name
+
+
+def _has_path(tree: Any, values: Any) -> bool:
+    """Every key in ``values`` exists in ``tree`` (lists compared by their first item's keys)."""
+    if isinstance(values, dict):
+        return isinstance(tree, dict) and all(k in tree and _has_path(tree[k], v) for k, v in values.items())
+    if isinstance(values, list) and values and isinstance(values[0], dict):
+        known = set().union(*(t.keys() for t in tree)) if isinstance(tree, list) and tree else set()
+        # nodePort is a Service port field the chart passes through verbatim (toYaml), not a chart key.
+        return all(set(v) - {"nodePort"} <= known for v in values)
+    return True
+
+
+def test_values_keys_exist_in_chart_defaults() -> None:
+    """Guard against invented keys: what we set must be a key of the (mimicked) chart's values.yaml."""
+    import yaml as _yaml
+
+    from tests.components.conftest import CHARTS
+
+    def defaults(chart: str) -> Any:
+        return _yaml.safe_load((CHARTS / chart / "values.yaml").read_text())
+
+    assert _has_path(defaults("base"), istio.base_values())
+    assert _has_path(defaults("istiod"), istio.istiod_values())
+    for provider in ("kind", "existing"):
+        assert _has_path(defaults("gateway"), istio.gateway_values(provider))
+    assert not _has_path(defaults("istiod"), {"proxy": {"autoInject": "disabled"}})  # the no-op key
