@@ -164,8 +164,8 @@ def test_interrupted_up_resumes(fake_api: FakeApiServer, sources: SourceOptions,
     # components that had finished before the interrupt are found unchanged
     for name in partial.with_status("succeeded"):
         assert res.actions[name]["created"] == 0, name
-    final = up(SPEC, options(fake_api, sources))
-    assert final.changed == 0
+    # and the part that was cut off got done now
+    assert res.actions[component]["created"] + res.actions[component]["unchanged"] > 0
 
 
 def test_never_ready_diagnostics_exit_1_and_independent_branches_finish(
