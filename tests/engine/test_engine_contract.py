@@ -245,3 +245,15 @@ def test_missing_namespace_is_named_and_dry_run_spans_steps(engine: Engine) -> N
     report = engine.apply([configmap("cm", ns), widget], component="engine-test", dry_run=True)
     assert [r.action for r in report.results] == ["created", "created"]
     assert engine.get("v1", "Namespace", ns) is None
+
+
+def test_reads_of_unserved_kinds_are_empty(engine: Engine) -> None:
+    assert engine.get("nothing.platformctl.example.com/v1", "Gadget", "g", "default") is None
+    assert engine.list("nothing.platformctl.example.com/v1", "Gadget", "default") == []
+
+
+def test_a_wait_with_no_time_left_still_judges_once(engine: Engine) -> None:
+    ns = unique("engine-now")
+    group = f"{ns}.platformctl.example.com"
+    engine.apply([crd(group, "Widget", "widgets")], component="engine-test")  # waits for Established
+    engine.wait_established([f"widgets.{group}"], timeout=0)

@@ -70,7 +70,9 @@ def test_rollout_timeout_carries_pod_diagnostics(fake_engine: tuple[FakeApiServe
     )
     text = "\n".join(err.details)
     assert "ImagePullBackOff" in text
-    assert "event Warning" in text and "kserve/nope:v0" in text  # the kubelet's event names the image
+    # the Deployment's own Events (top level) and its pod's (indented); the kubelet's names the image
+    assert any(d.startswith("event Warning") for d in err.details)
+    assert any(d.startswith("  event Warning") and "kserve/nope:v0" in d for d in err.details)
     assert f"pod {ns}/kserve-controller-manager-" in text
 
 
@@ -180,8 +182,15 @@ def test_crds_are_waited_for_before_their_resources(kube_target: KubeTarget) -> 
             "kind": "Widget",
             "metadata": {"name": "w", "namespace": "default"},
         }
+        started = time.monotonic()
         report = eng.apply([crd(group, "Widget", "widgets"), widget], component="t", timeout=10)
         assert [r.action for r in report.results] == ["created", "created"]
+        assert time.monotonic() - started >= 0.5  # the Widget waited for its CRD to be Established
+        crd_obj = eng.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"widgets.{group}")
+        assert crd_obj is not None
+        assert any(
+            c["type"] == "Established" and c["status"] == "True" for c in crd_obj["status"]["conditions"]
+        )
 
 
 def test_prune_reports_namespace_stuck_on_finalizer(fake_engine: tuple[FakeApiServer, Engine]) -> None:

@@ -147,7 +147,11 @@ class Engine:
     def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> dict[str, Any] | None:
-        info = self.mapper.resolve(api_version, kind)
+        """The live object, or None when it does not exist (or its kind is not served at all)."""
+        resolved = self.mapper.try_resolve(api_version, kind)
+        if resolved is None:
+            return None
+        info = resolved
 
         def get() -> dict[str, Any] | None:
             try:
@@ -168,7 +172,10 @@ class Engine:
     def list(
         self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
     ) -> builtins.list[dict[str, Any]]:
-        info = self.mapper.resolve(api_version, kind)
+        """Objects of a kind ([] when the kind is not served, e.g. its CRD is not installed)."""
+        info = self.mapper.try_resolve(api_version, kind)
+        if info is None:
+            return []
         query = [("labelSelector", label_selector)] if label_selector else []
         lst = retry_call(
             lambda: self.api.request("GET", info.path(namespace if info.namespaced else None), query=query),

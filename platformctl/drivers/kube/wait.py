@@ -218,8 +218,7 @@ def watch_until(
     last = Progress("pending", "not observed yet")
     errors = 0
     while True:
-        if p.clock() >= deadline:
-            return last
+        # always judge at least once, even with no time left: the object may be ready already
         lst = retry_call(
             lambda: api.request("GET", path, query=query), deadline=deadline, what=what, policy=p
         )
