@@ -36,7 +36,8 @@ def _console(name: str) -> Console:
 
         # file=None: rich writes to whatever sys.stdout/sys.stderr is at print time (test runners swap
         # them). Rich also reads NO_COLOR itself; passing it explicitly keeps behaviour obvious in tests.
-        console = Console(stderr=name == "err", no_color=_no_color(), soft_wrap=True)
+        # emoji=False: user values such as a key ":v:" must print verbatim, not as "✌".
+        console = Console(stderr=name == "err", no_color=_no_color(), soft_wrap=True, emoji=False)
         _consoles[name] = console
     return console
 

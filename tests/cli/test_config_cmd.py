@@ -200,3 +200,10 @@ def test_no_color_is_respected(tmp_path: Path) -> None:
     plain = _colored(args, {"NO_COLOR": "1"})
     assert "error:" in plain
     assert not COLOR_SGR.search(plain), repr(plain)
+
+
+def test_user_values_print_verbatim() -> None:
+    """Rich must not interpret user input in messages: markup ("[/]") or emoji codes (":v:")."""
+    r = run_main(["config", "show", "--set", ":v:[/]x=1"])
+    assert r.exit_code == 2
+    assert r.stderr.startswith("error: --set :v:[/]x: "), r.stderr
