@@ -110,7 +110,7 @@ def render_template(
     """Render ``name`` with ``values`` and parse it into Kubernetes objects (empty documents dropped)."""
     text = render_text(name, values, directory=directory)
     try:
-        docs = list(yaml.load_all(text, Loader=_UniqueKeyLoader))  # noqa: S506 (a SafeLoader)
+        docs = list(yaml.load_all(text, Loader=_UniqueKeyLoader))  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise UsageError(f"template {name!r}: rendered text is not valid YAML: {exc}") from None
     objects: list[dict[str, Any]] = []
