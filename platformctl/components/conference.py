@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
 
 DAPR_NAMESPACE = "dapr-system"
-# Deployment and Service of the Dapr Helm chart's sidecar injector (same name for both).
+# Deployment and Service of the Dapr Helm chart's sidecar injector (same name for both): dapr/dapr
+# charts/dapr/charts/dapr_sidecar_injector/templates/dapr_sidecar_injector_service.yaml.
 DAPR_INJECTOR = "dapr-sidecar-injector"
 SERVICES: tuple[str, ...] = ("frontend", "agenda-service", "c4p-service", "notifications-service")
 
