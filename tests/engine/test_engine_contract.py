@@ -257,3 +257,18 @@ def test_a_wait_with_no_time_left_still_judges_once(engine: Engine) -> None:
     group = f"{ns}.platformctl.example.com"
     engine.apply([crd(group, "Widget", "widgets")], component="engine-test")  # waits for Established
     engine.wait_established([f"widgets.{group}"], timeout=0)
+
+
+def test_prune_spares_system_namespaces_and_derived_objects(kube_target: KubeTarget) -> None:
+    eng = connect(kube_target)
+    component = unique("prune-guard")
+    ns = unique("engine-guard")
+    # a component may apply "default" (the conference app lives there): prune must not delete it
+    docs = [namespace("default"), namespace(ns), configmap("cm", ns), configmap("cm", "default")]
+    eng.apply([{"apiVersion": "v1", "kind": "List", "items": docs}], component=component)  # Lists expand
+    report = eng.prune(component=component, timeout=60)
+    deleted = {(r.kind, r.namespace, r.name) for r in report.deleted}
+    assert ("Namespace", None, "default") not in deleted
+    assert {("Namespace", None, ns), ("ConfigMap", ns, "cm"), ("ConfigMap", "default", "cm")} <= deleted
+    assert not any(k in ("Endpoints", "EndpointSlice") for k, _, _ in deleted)
+    assert eng.get("v1", "Namespace", "default") is not None

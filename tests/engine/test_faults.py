@@ -104,3 +104,13 @@ def test_transient_errors_during_discovery_are_retried(fake_engine: tuple[FakeAp
     fault = fake.inject(Fault(kind="5xx", method="GET", path_regex=r"^/apis$", count=2))
     eng.prune(component="nothing-here", timeout=10)
     assert fault.hits == 2
+
+
+def test_prune_survives_an_unavailable_aggregated_api(fake_engine: tuple[FakeApiServer, Engine]) -> None:
+    fake, eng = fake_engine
+    eng.apply([configmap("cm", "faults")], component="agg")
+    # what metrics.k8s.io answers when metrics-server is down: discovery of that group fails
+    fake.inject(Fault(kind="5xx", status=503, method="GET", path_regex=r"^/apis/apps/v1$", count=10_000))
+    report = eng.prune(component="agg", timeout=2)
+    assert [(r.kind, r.name) for r in report.deleted] == [("ConfigMap", "cm")]
+    assert any(u.startswith("apps/v1: 503") for u in report.unavailable)

@@ -19,6 +19,7 @@ from platformctl.drivers.kube.connect import KubeApi
 from platformctl.drivers.kube.labels import COMPONENT_KEY, FIELD_MANAGER, SPEC_HASH_KEY, add_labels
 from platformctl.drivers.kube.mapping import ResourceInfo, RestMapper
 from platformctl.drivers.kube.retry import ApiError, RetryPolicy, retry_call
+from platformctl.drivers.kube.yamlio import flatten
 from platformctl.errors import ClusterError, ConflictError, UsageError
 from platformctl.reporting import NullReporter, Reporter, log, progress
 
@@ -250,7 +251,7 @@ class Applier:
         deadline: float,
         wait_established: Callable[[list[str], float], None],
     ) -> list[ObjectResult]:
-        prepared = ordered([prepare(o, component) for o in objects])
+        prepared = ordered([prepare(o, component) for o in flatten(objects)])
         step = f"apply:{component}"
         results: list[ObjectResult] = []
         new_namespaces: set[str] = set()

@@ -9,11 +9,12 @@ also invalidates a group version explicitly after it applies a CRD for it.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from platformctl.drivers.kube.connect import KubeApi
-from platformctl.drivers.kube.retry import ApiError
+from platformctl.drivers.kube.retry import ApiError, backoff_delay, classify
 from platformctl.errors import ClusterError
 
 
@@ -61,6 +62,7 @@ class RestMapper:
         self._api = api
         self._by_gv: dict[str, dict[str, ResourceInfo]] = {}
         self._lock = threading.Lock()
+        self.unavailable: list[str] = []  # group versions discovery could not read (all_resources)
 
     def _fetch(self, api_version: str) -> dict[str, ResourceInfo]:
         group, version = split_api_version(api_version)
@@ -85,6 +87,17 @@ class RestMapper:
             )
             kinds.setdefault(info.kind, info)
         return kinds
+
+    def _fetch_retrying(self, api_version: str, attempts: int = 3) -> dict[str, ResourceInfo]:
+        """A few quick retries for a transient error before the caller gives up on this group."""
+        for attempt in range(attempts):
+            try:
+                return self._fetch(api_version)
+            except ApiError as exc:
+                if attempt == attempts - 1 or not classify(exc).transient:
+                    raise
+                time.sleep(backoff_delay(attempt, base=0.1, cap=1.0))
+        raise AssertionError("unreachable")
 
     def invalidate(self, api_version: str | None = None) -> None:
         with self._lock:
@@ -125,8 +138,15 @@ class RestMapper:
             if preferred:
                 gvs.append(str(preferred))
         out: list[ResourceInfo] = []
+        self.unavailable = []
         for gv in gvs:
-            kinds = self._fetch(gv)
+            try:
+                kinds = self._fetch_retrying(gv)
+            except ApiError as exc:
+                # an aggregated API whose backend is down (metrics.k8s.io answering 503) must not
+                # stop a prune: nothing of ours lives there
+                self.unavailable.append(f"{gv}: {exc.status} {exc.server_message}")
+                continue
             with self._lock:
                 self._by_gv[gv] = kinds
             out.extend(i for i in kinds.values() if {"list", "delete"} <= i.verbs)

@@ -28,6 +28,8 @@ RANK_WEBHOOK, RANK_CUSTOM, RANK_NAMESPACED, RANK_CLUSTER, RANK_CRD, RANK_NAMESPA
 @dataclass
 class PruneReport:
     deleted: list[ObjectResult] = field(default_factory=list)
+    # API group versions discovery could not read (e.g. an aggregated API that is down): not searched
+    unavailable: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.deleted)
@@ -65,6 +67,19 @@ def rank_of(info: ResourceInfo, custom_groups: set[str]) -> int:
     if info.group in custom_groups:
         return RANK_CUSTOM
     return RANK_NAMESPACED if info.namespaced else RANK_CLUSTER
+
+
+# Never deleted, even when labelled: the cluster needs them (a component may apply "default").
+PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+# Maintained by controllers from their Service (they copy its labels): they go with the Service.
+DERIVED_KINDS = frozenset({("", "Endpoints"), ("discovery.k8s.io", "EndpointSlice")})
+
+
+def _skipped(info: ResourceInfo, obj: dict[str, Any]) -> bool:
+    if (info.group, info.kind) in DERIVED_KINDS or _controlled(obj):
+        return True
+    name = (obj.get("metadata") or {}).get("name")
+    return info.group == "" and info.kind == "Namespace" and name in PROTECTED_NAMESPACES
 
 
 def _controlled(obj: dict[str, Any]) -> bool:
@@ -117,7 +132,7 @@ class Pruner:
                 f"list {info.kind}",
             )
             for obj in (lst or {}).get("items") or []:
-                if _controlled(obj):
+                if _skipped(info, obj):
                     continue
                 md = obj.get("metadata") or {}
                 key = str(md.get("uid") or f"{info.kind}/{md.get('namespace')}/{md.get('name')}")
@@ -179,6 +194,9 @@ class Pruner:
     def prune(self, component: str | None, deadline: float) -> PruneReport:
         report = PruneReport()
         found = self.discover(component, deadline)
+        report.unavailable = list(self.mapper.unavailable)
+        for line in report.unavailable:
+            log(self.reporter, f"prune:{component or 'all'}", f"not searched (discovery failed): {line}")
         step = f"prune:{component or 'all'}"
         to_wait: list[Found] = []
         for rank in sorted({f.rank for f in found}):

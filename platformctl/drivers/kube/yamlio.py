@@ -9,13 +9,14 @@ from typing import Any
 import yaml
 
 
-def _flatten(docs: Iterable[Any]) -> list[dict[str, Any]]:
+def flatten(docs: Iterable[Any]) -> list[dict[str, Any]]:
+    """Drop empty documents and expand ``kind: *List`` into its items."""
     out: list[dict[str, Any]] = []
     for doc in docs:
         if not isinstance(doc, dict) or not doc:
             continue
-        if doc.get("kind", "").endswith("List") and isinstance(doc.get("items"), list):
-            out.extend(_flatten(doc["items"]))
+        if str(doc.get("kind") or "").endswith("List") and isinstance(doc.get("items"), list):
+            out.extend(flatten(doc["items"]))
             continue
         out.append(doc)
     return out
@@ -24,7 +25,7 @@ def _flatten(docs: Iterable[Any]) -> list[dict[str, Any]]:
 def load_documents(text: str) -> list[dict[str, Any]]:
     """Parse multi-document YAML; CSafeLoader when available (kserve.yaml is 3.5 MB)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return _flatten(yaml.load_all(text, Loader=loader))  # safe loader (C or pure Python)
+    return flatten(yaml.load_all(text, Loader=loader))  # safe loader (C or pure Python)
 
 
 def load_file(path: Path) -> list[dict[str, Any]]:
