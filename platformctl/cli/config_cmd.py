@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from platformctl.cli import output
 from platformctl.cli.common import OutputFormat, OutputOption, SetOption, loaded_spec_from_ctx
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 config_app = typer.Typer(
     name="config",
@@ -31,18 +34,21 @@ def show(
     from platformctl.usecases.config import view
 
     v = view(loaded_spec_from_ctx(ctx, sets=sets))
-    output.emit_data(
-        v.spec,
-        fmt,
-        lambda: output.simple_table(
-            f"Effective spec ({v.config_file or 'no platform.yaml'})",
+
+    def table() -> Table:
+        from rich.markup import escape
+
+        return output.simple_table(
+            escape(f"Effective spec ({v.config_file or 'no platform.yaml'})"),
             ["field", "value", "source"],
             [
                 (r.field, r.value if isinstance(r.value, str) else json.dumps(r.value), r.source)
                 for r in v.rows
             ],
-        ),
-    )
+            markup=False,  # values and sources are user input
+        )
+
+    output.emit_data(v.spec, fmt, table)
 
 
 @config_app.command("init")

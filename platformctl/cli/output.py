@@ -69,14 +69,19 @@ def emit_data(data: Any, fmt: OutputFormat, table: Callable[[], Table] | None = 
     sys.stdout.flush()
 
 
-def simple_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+def simple_table(
+    title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, markup: bool = True
+) -> Table:
+    """A table of ``rows``. ``markup=False`` prints cells verbatim (user values such as "[/]")."""
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(title=title, header_style="bold", show_lines=False)
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
+        cells = ("" if v is None else str(v) for v in r)
+        t.add_row(*(cells if markup else (Text(c) for c in cells)))
     return t
 
 

@@ -35,6 +35,7 @@ def versions(
             ("node image", report.node_image),
             *((f"tool {name}", ver) for name, ver in report.tools.items()),
         ],
+        markup=False,  # node_image may come from platform.yaml
     )
     comps = output.simple_table(
         "Components",
@@ -50,11 +51,13 @@ def versions(
             )
             for c in report.components
         ],
+        markup=False,
     )
     files = output.simple_table(
         "Pinned files",
         ["component", "version", "file", "url", "sha256"],
         [(name, f.version, f.path, f.url, f.sha256) for name, f in report.files()],
+        markup=False,
     )
     for table in (platform, comps, files):
         output.out.print(table)

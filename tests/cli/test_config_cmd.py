@@ -207,3 +207,22 @@ def test_user_values_print_verbatim() -> None:
     r = run_main(["config", "show", "--set", ":v:[/]x=1"])
     assert r.exit_code == 2
     assert r.stderr.startswith("error: --set :v:[/]x: "), r.stderr
+
+
+def test_table_prints_user_values_verbatim(tmp_path: Path) -> None:
+    cfg = tmp_path / "[red]odd.yaml"
+    cfg.write_text("cluster:\n  context: '[/]ctx[bold]'\n")
+    r = run_main(
+        ["-f", str(cfg), "--context", "[/]", "config", "show", "-o", "table"], env={"COLUMNS": "250"}
+    )
+    assert r.exit_code == 0, r.output
+    assert re.search(r"cluster\.context\s*│\s*\[/\]\s*│\s*--context", r.stdout), r.stdout
+    assert "[red]odd.yaml" in r.stdout
+    r = run_main(["-f", str(cfg), "config", "show", "-o", "table"], env={"COLUMNS": "250"})
+    assert "[/]ctx[bold]" in r.stdout
+
+
+def test_versions_table_prints_node_image_verbatim() -> None:
+    r = run_main(["versions", "--set", "cluster.node_image=[/]img"], env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.output
+    assert "[/]img" in r.stdout
