@@ -62,7 +62,7 @@ class Cluster:
 
 
 @contextmanager
-def _cluster(upstream_dir: Path) -> Iterator[Cluster]:
+def fake_cluster(upstream_dir: Path) -> Iterator[Cluster]:
     with FakeApiServer() as fake:
         engine = Engine.connect(str(fake.kubeconfig_path), fake.context)
         crds = [
@@ -83,7 +83,7 @@ def _cluster(upstream_dir: Path) -> Iterator[Cluster]:
 
 @pytest.fixture
 def cluster(upstream_dir: Path) -> Iterator[Cluster]:
-    with _cluster(upstream_dir) as c:
+    with fake_cluster(upstream_dir) as c:
         yield c
 
 
@@ -93,7 +93,7 @@ def _module_cluster() -> Iterator[Cluster]:
     upstream = os.environ.get("PLATFORMCTL_UPSTREAM_DIR")
     if not upstream:
         pytest.skip("PLATFORMCTL_UPSTREAM_DIR unset")
-    with _cluster(Path(upstream)) as c:
+    with fake_cluster(Path(upstream)) as c:
         yield c
 
 
