@@ -114,3 +114,21 @@ def test_prune_survives_an_unavailable_aggregated_api(fake_engine: tuple[FakeApi
     report = eng.prune(component="agg", timeout=2)
     assert [(r.kind, r.name) for r in report.deleted] == [("ConfigMap", "cm")]
     assert any(u.startswith("apps/v1: 503") for u in report.unavailable)
+
+
+def test_fresh_crd_discovery_lag_is_waited_out(fake_engine: tuple[FakeApiServer, Engine]) -> None:
+    fake, eng = fake_engine
+    group = "lag.platformctl.example.com"
+    # a real apiserver may 404 a CRD's group version (and its endpoint) for a moment after Established
+    discovery = fake.inject(
+        Fault(kind="5xx", status=404, method="GET", path_regex=f"^/apis/{group}/v1$", count=2)
+    )
+    endpoint = fake.inject(Fault(kind="5xx", status=404, method="PATCH", path_regex=r"/widgets/w$", count=2))
+    widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "faults"}}
+    report = eng.apply([crd(group, "Widget", "widgets"), widget], component="t", timeout=10)
+    assert [r.action for r in report.results] == ["created", "created"]
+    assert discovery.hits == 2 and endpoint.hits == 2
+    # a kind nobody installs still fails with the clear error, once the deadline says so
+    ghost = {"apiVersion": f"{group}/v1", "kind": "Ghost", "metadata": {"name": "g", "namespace": "faults"}}
+    with pytest.raises(ClusterError, match="is not served"):
+        eng.apply([crd(group, "Widget", "widgets"), ghost], component="t", timeout=0.5)

@@ -222,6 +222,24 @@ class Applier:
         self.mapper = mapper
         self.policy = policy or RetryPolicy()
         self.reporter = reporter or NullReporter()
+        # group versions of CRDs applied by this call: the apiserver may serve them a moment after
+        # Established (discovery lag), so "not found" there is retried instead of final
+        self._fresh_gvs: set[str] = set()
+
+    def _await_served(self, api_version: str, kind: str, deadline: float) -> ResourceInfo:
+        def resolve() -> ResourceInfo:
+            info = self.mapper.try_resolve(api_version, kind)
+            if info is None:
+                raise ApiError(f"{kind} ({api_version}) not served yet", status=503, reason="NotServedYet")
+            return info
+
+        try:
+            result: ResourceInfo = retry_call(
+                resolve, deadline=deadline, what=f"discover {kind}", policy=self.policy
+            )
+        except ClusterError:
+            return self.mapper.resolve(api_version, kind)  # the clear "CRD not installed" error
+        return result
 
     def _call(self, fn: Callable[[], Any], deadline: float, what: str) -> Any:
         return retry_call(fn, deadline=deadline, what=what, policy=self.policy)
@@ -264,6 +282,7 @@ class Applier:
                     wait_established(crd_names, deadline)
                 for gv in list(crd_groups):
                     self.mapper.invalidate(gv)
+                self._fresh_gvs |= crd_groups
                 crd_names, crd_groups = [], set()
             result = self._apply_one(
                 obj,
@@ -299,6 +318,8 @@ class Applier:
         api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
         md = obj["metadata"]
         info = self.mapper.try_resolve(api_version, kind)
+        if info is None and not dry_run and api_version in self._fresh_gvs:
+            info = self._await_served(api_version, kind, deadline)
         if info is None:
             if dry_run:
                 # Its CRD is not served yet (created by this or an earlier dry-run step): nothing
@@ -330,14 +351,24 @@ class Applier:
         if dry_run:
             query.append(("dryRun", "All"))
 
+        fresh = api_version in self._fresh_gvs
+
         def patch() -> dict[str, Any]:
-            result: dict[str, Any] = self.api.request(
-                "PATCH",
-                info.path(namespace, name),
-                query=query,
-                body=obj,
-                content_type="application/apply-patch+yaml",
-            )
+            try:
+                result: dict[str, Any] = self.api.request(
+                    "PATCH",
+                    info.path(namespace, name),
+                    query=query,
+                    body=obj,
+                    content_type="application/apply-patch+yaml",
+                )
+            except ApiError as exc:
+                if fresh and exc.status == 404 and "namespaces" not in exc.server_message:
+                    # the CRD is Established but its REST endpoint is not wired up yet
+                    raise ApiError(
+                        exc.message, status=503, reason="NotServedYet", server_message=exc.server_message
+                    ) from exc
+                raise
             return result
 
         try:
