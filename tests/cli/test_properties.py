@@ -88,7 +88,7 @@ def workdir() -> Iterator[Path]:
         yield Path(d)
 
 
-def check(r: Ran, sources: list[str]) -> None:
+def check(r: Ran, sources: list[str], fmt: str = "yaml") -> None:
     assert "Traceback" not in r.output, r.output
     assert "internal error" not in r.output, r.output
     assert r.exit_code in (0, 2), (r.exit_code, r.output)
@@ -101,6 +101,8 @@ def check(r: Ran, sources: list[str]) -> None:
             body,
             sources,
         )
+    elif fmt == "table":
+        assert "cluster.name" in r.stdout
     else:
         assert isinstance(yaml.safe_load(r.stdout), dict)
 
@@ -113,14 +115,14 @@ SETTINGS = settings(
 
 
 @SETTINGS
-@given(doc=documents)
-def test_random_documents(workdir: Path, doc: Any) -> None:
+@given(doc=documents, fmt=st.sampled_from(["yaml", "json", "table"]))
+def test_random_documents(workdir: Path, doc: Any, fmt: str) -> None:
     cfg = workdir / "doc.yaml"
     cfg.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    check(run_main(["-f", str(cfg), "config", "show"]), [str(cfg)])
+    check(run_main(["-f", str(cfg), "config", "show", "-o", fmt], env={"COLUMNS": "200"}), [str(cfg)], fmt)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=garbage)
 def test_garbage_yaml(workdir: Path, text: str) -> None:
     cfg = workdir / "garbage.yaml"
@@ -149,7 +151,7 @@ def test_random_flags_and_env(workdir: Path, sets: list[tuple[str, str]], env: d
     check(r, ["--set", *labels, *env])
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     fmt=st.one_of(st.sampled_from(["table", "json", "yaml", "JSON", "Yaml"]), safe_text), context=safe_text
 )
