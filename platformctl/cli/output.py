@@ -86,15 +86,15 @@ def simple_table(
 
 
 def error(message: str, *, hint: str | None = None, details: Sequence[str] = ()) -> None:
-    from rich.markup import escape
+    from rich.text import Text
 
     err = _console("err")
-    # User values (a key like "[/]") must print verbatim, not be parsed as rich markup.
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
+    # Text, not markup: user values ("[/]", "\\[", ":v:") must print verbatim.
+    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
     for d in details:
-        err.print(f"  {d}", highlight=False, markup=False)
+        err.print(Text(f"  {d}"), highlight=False)
     if hint:
-        err.print(f"[yellow]hint:[/] {escape(hint)}", highlight=False)
+        err.print(Text.assemble(("hint:", "yellow"), " ", hint), highlight=False)
 
 
 def info(message: str) -> None:

@@ -226,3 +226,10 @@ def test_versions_table_prints_node_image_verbatim() -> None:
     r = run_main(["versions", "--set", "cluster.node_image=[/]img"], env={"COLUMNS": "250"})
     assert r.exit_code == 0, r.output
     assert "[/]img" in r.stdout
+
+
+@pytest.mark.parametrize("key", ["\\[", "[/]", ":v:", "[bold]x[/bold]", "\\\\[x]"])
+def test_error_keys_print_verbatim(key: str) -> None:
+    r = run_main(["config", "show", "--set", f"{key}=1"])
+    assert r.exit_code == 2
+    assert r.stderr.startswith(f"error: --set {key}: "), r.stderr
