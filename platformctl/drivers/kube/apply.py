@@ -109,6 +109,26 @@ def ordered(objects: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [obj for _, obj in indexed]
 
 
+def dedupe(objects: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per object identity: the last definition wins (as applying both in turn would),
+    at the position of the first. serving-core.yaml repeats serving-crds.yaml's CRDs, for one."""
+    position: dict[tuple[str, str, str, str], int] = {}
+    out: list[dict[str, Any]] = []
+    for obj in objects:
+        md = obj.get("metadata") or {}
+        if not md.get("name"):
+            out.append(obj)  # generateName: every one is a new object
+            continue
+        group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+        key = (group, str(obj.get("kind")), str(md.get("namespace") or ""), str(md["name"]))
+        if key in position:
+            out[position[key]] = obj
+        else:
+            position[key] = len(out)
+            out.append(obj)
+    return out
+
+
 def strip_empty_ca_bundles(obj: dict[str, Any]) -> None:
     """Drop empty ``caBundle`` values so SSA never claims (and blanks) what a controller injects.
 
@@ -269,7 +289,7 @@ class Applier:
         deadline: float,
         wait_established: Callable[[list[str], float], None],
     ) -> list[ObjectResult]:
-        prepared = ordered([prepare(o, component) for o in flatten(objects)])
+        prepared = ordered(dedupe([prepare(o, component) for o in flatten(objects)]))
         step = f"apply:{component}"
         results: list[ObjectResult] = []
         new_namespaces: set[str] = set()
