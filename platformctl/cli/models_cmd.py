@@ -144,9 +144,10 @@ def deploy_model(
     from platformctl.drivers.http import parse_ingress
     from platformctl.usecases.deploy_model import DeployModelRequest
     from platformctl.usecases.deploy_model import deploy_model as run
+    from platformctl.usecases.smoke_test import default_ingress
 
     spec = load_spec_from_ctx(ctx, sets=set_)
-    endpoint = parse_ingress(ingress) if ingress else None
+    endpoint = parse_ingress(ingress) if ingress else default_ingress(spec)
     req = DeployModelRequest(
         name=name,
         namespace=namespace or spec.workloads.model_namespace,

@@ -83,7 +83,7 @@ def smoke_test(
     from platformctl.usecases import smoke_test as st
 
     spec = load_spec_from_ctx(ctx, sets=set_)
-    endpoint = parse_ingress(ingress) if ingress else None
+    endpoint = parse_ingress(ingress) if ingress else st.default_ingress(spec)
     services = st.parse_url_overrides(url or [], "--url")
     models = st.parse_url_overrides(model_url or [], "--model-url")
     if retries < 0:

@@ -129,6 +129,16 @@ def parse_url_overrides(items: Sequence[str], flag: str) -> dict[str, str]:
     return out
 
 
+def default_ingress(spec: PlatformSpec) -> Endpoint | None:
+    """kind maps the gateway to listen_address:http_port; URLs say port 80, so dial that port instead."""
+    from platformctl.drivers.http import Endpoint
+
+    c = spec.cluster
+    if c.provider == "kind" and c.http_port != 80:
+        return Endpoint(c.listen_address, c.http_port)
+    return None
+
+
 def targets_from_spec(spec: PlatformSpec, scheme: str = "http") -> Targets:
     """What ``up`` deploys, at the spec's domain (Knative's default template {name}.{namespace}.{domain})."""
     ns, mns, domain = spec.workloads.namespace, spec.workloads.model_namespace, spec.domain
