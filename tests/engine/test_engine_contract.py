@@ -170,6 +170,7 @@ def test_controller_injected_ca_bundle_is_never_blanked(engine: Engine) -> None:
     live = engine.get("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", name)
     assert live is not None
     live["webhooks"][0]["clientConfig"]["caBundle"] = injected  # what cert-manager's cainjector does
+    live["metadata"].pop("managedFields", None)  # an update carrying managedFields would replace them
     info = engine.mapper.resolve("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration")
     engine.api.request("PUT", info.path(None, name), query=[("fieldManager", "cainjector")], body=live)
     # without stripping, applying "" would conflict with (or, forced, blank) the injector's value
@@ -271,4 +272,15 @@ def test_prune_spares_system_namespaces_and_derived_objects(kube_target: KubeTar
     assert ("Namespace", None, "default") not in deleted
     assert {("Namespace", None, ns), ("ConfigMap", ns, "cm"), ("ConfigMap", "default", "cm")} <= deleted
     assert not any(k in ("Endpoints", "EndpointSlice") for k, _, _ in deleted)
-    assert eng.get("v1", "Namespace", "default") is not None
+    default = eng.get("v1", "Namespace", "default")
+    assert default is not None
+    # give the labels back: an apply without them drops what the "platformctl" manager owned
+    eng.api.request(
+        "PATCH",
+        "/api/v1/namespaces/default",
+        query=[("fieldManager", "platformctl")],
+        body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}},
+        content_type="application/apply-patch+yaml",
+    )
+    labels = (eng.get("v1", "Namespace", "default") or {}).get("metadata", {}).get("labels") or {}
+    assert COMPONENT_KEY not in labels
