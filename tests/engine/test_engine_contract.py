@@ -284,3 +284,27 @@ def test_prune_spares_system_namespaces_and_derived_objects(kube_target: KubeTar
     )
     labels = (eng.get("v1", "Namespace", "default") or {}).get("metadata", {}).get("labels") or {}
     assert COMPONENT_KEY not in labels
+
+
+def test_kubeconfig_from_environment(kube_target: KubeTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", kube_target.kubeconfig)
+    eng = Engine.connect(None, kube_target.context)
+    assert eng.context_name == (kube_target.context or eng.context_name)
+
+
+def test_apply_reports_progress(kube_target: KubeTarget) -> None:
+    from platformctl.reporting import RecordingReporter
+
+    rec = RecordingReporter()
+    eng = Engine.connect(kube_target.kubeconfig, kube_target.context, reporter=rec)
+    ns = unique("engine-report")
+    try:
+        eng.apply([namespace(ns), configmap("cm", ns)], component="engine-test")
+    finally:
+        eng.prune(component="engine-test", timeout=60)
+    assert rec.steps("start")[0] == "apply:engine-test"
+    progress = [e for e in rec.events if e.kind == "progress" and e.step == "apply:engine-test"]
+    assert [(e.done, e.total) for e in progress] == [(1, 2), (2, 2)]
+    assert "2 created" in next(
+        e.message for e in rec.events if e.kind == "finish" and e.step == "apply:engine-test"
+    )

@@ -205,3 +205,17 @@ def test_prune_reports_namespace_stuck_on_finalizer(fake_engine: tuple[FakeApiSe
     text = "\n".join(info.value.details)
     assert f"Namespace {ns}" in text
     assert f"ConfigMap {ns}/held (finalizers: example.com/hold)" in text
+
+
+def test_diagnostics_survive_failing_lookups(fake_engine: tuple[FakeApiServer, Engine]) -> None:
+    from tests.fakeapi import Fault
+
+    fake, eng = fake_engine
+    ns = unique("diagfail")
+    fake.never_ready("Deployment", ns, "web", reason="ImagePullBackOff")
+    eng.apply([namespace(ns), deployment("web", ns)], component="t")
+    fake.inject(Fault(kind="5xx", method="GET", path_regex=r"/events$", count=10_000))
+    lines = eng.diagnose("apps/v1", "Deployment", "web", ns)
+    assert any(line.startswith("(could not read events of Deployment") for line in lines)
+    assert any("ImagePullBackOff" in line for line in lines)  # the pod part still came through
+    assert eng.diagnose("apps/v1", "Deployment", "nope", ns)[0] == f"Deployment {ns}/nope does not exist"
