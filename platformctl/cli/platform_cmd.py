@@ -76,7 +76,7 @@ def up(
     sets: SetOption = None,
 ) -> None:
     """Create (or reuse) the cluster and install every enabled component; safe to re-run (resumes)."""
-    from platformctl.cli.progress import ProgressView, print_failures, summary_table
+    from platformctl.cli.progress import ProgressView, print_failures, steps_table, summary_table
     from platformctl.usecases.runner import RunInterrupted
     from platformctl.usecases.up import UpOptions
     from platformctl.usecases.up import up as up_usecase
@@ -109,6 +109,8 @@ def up(
         )
         return
     console.print(summary_table(result.run), soft_wrap=False)
+    if g.verbose:
+        console.print(steps_table(result.run), soft_wrap=False)
     if not result.run.ok:
         print_failures(console, result.run)
         _raise_summary(result.run)
@@ -264,6 +266,8 @@ def render(
     else:
         for c, path in zip(result.components, result.written, strict=True):
             output.info(f"wrote {path} ({len(c.objects)} objects, {c.name} {c.version})")
+        for path in result.removed:
+            output.info(f"removed {path} (no longer rendered)")
 
 
 def register(app: typer.Typer) -> None:

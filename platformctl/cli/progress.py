@@ -185,6 +185,23 @@ def summary_table(result: RunResult, *, width: int = 24, title: str = "Summary")
     return t
 
 
+def steps_table(result: RunResult) -> Table:
+    """Per-step timings (``-v``): where each component spent its time."""
+    t = Table(title="Steps", header_style="bold", title_justify="left")
+    t.add_column("component", no_wrap=True)
+    t.add_column("step", overflow="fold")
+    t.add_column("kind", no_wrap=True)
+    t.add_column("started", justify="right", no_wrap=True)
+    t.add_column("duration", justify="right", no_wrap=True)
+    t.add_column("result", overflow="fold")
+    for name in result.order:
+        for s in result.runs[name].steps:
+            t.add_row(
+                name, s.name, s.kind, _fmt_secs(s.started - result.started), _fmt_secs(s.duration), s.detail
+            )
+    return t
+
+
 def print_failures(console: Console, result: RunResult) -> None:
     """One panel per failed component: the error, the engine's diagnostics and the hint."""
     for name in result.with_status("failed"):

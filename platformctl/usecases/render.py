@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 MANAGED_BY_KEY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "platformctl"
 COMPONENT_KEY = "platformctl.io/component"
+HEADER_PREFIX = "# Rendered by platformctl"
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class RenderedComponent:
 class RenderResult:
     components: list[RenderedComponent] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
 
     def text(self) -> str:
         return "".join(c.text() for c in self.components)
@@ -136,7 +138,7 @@ def to_yaml(objects: Sequence[KubeObject], *, header: str) -> str:
 
     # libyaml's emitter when present: the same YAML ~10x faster (CRDs are hundreds of KB).
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    parts = [f"# Rendered by platformctl {__version__}: {header}. Apply with server-side apply.\n"]
+    parts = [f"{HEADER_PREFIX} {__version__}: {header}. Apply with server-side apply.\n"]
     for obj in objects:
         parts.append("---\n")
         parts.append(
@@ -183,4 +185,20 @@ def render(
             path = out_dir / c.filename
             path.write_text(c.text(), encoding="utf-8")
             result.written.append(path)
+        result.removed = _remove_stale(out_dir, {p.name for p in result.written})
     return result
+
+
+def _remove_stale(out_dir: Path, keep: set[str]) -> list[Path]:
+    """Files an earlier render wrote for components no longer rendered (or renumbered): the directory
+    must hold exactly what ``up`` would apply. Only files carrying our header are touched."""
+    removed: list[Path] = []
+    for path in sorted(out_dir.glob("[0-9][0-9]-*.yaml")):
+        if path.name in keep:
+            continue
+        with path.open(encoding="utf-8") as fh:
+            first = fh.readline()
+        if first.startswith(HEADER_PREFIX):
+            path.unlink()
+            removed.append(path)
+    return removed

@@ -130,3 +130,32 @@ def test_dry_run_without_cluster_is_render_only(toys: Any, tmp_path: Path) -> No
     assert "no cluster reachable" in res.output and "nothing was changed" in res.output
     calls = (tmp_path / "kind" / "calls.jsonl").read_text()
     assert '"create"' not in calls
+
+
+def test_render_out_removes_only_its_own_stale_files(toys: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert CliRunner().invoke(app, ["render", "--out", str(out)]).exit_code == 0
+    assert (out / "08-iris.yaml").exists()
+    mine = out / "99-old.yaml"
+    mine.write_text("# Rendered by platformctl 0.0.1: old 1. Apply with server-side apply.\n")
+    theirs = out / "98-notes.yaml"
+    theirs.write_text("# hand-written\n")
+    res = CliRunner().invoke(app, ["render", "--out", str(out), "--skip", "iris"])
+    assert res.exit_code == 0
+    assert not (out / "08-iris.yaml").exists() and not mine.exists()
+    assert theirs.exists()
+    assert "removed" in res.output and "08-iris.yaml" in res.output
+
+
+def test_verbose_up_prints_step_timings(toys: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from platformctl.usecases import up as up_mod
+    from tests.orchestration.toys import ToyEngine
+
+    engine = ToyEngine()
+    monkeypatch.setattr(up_mod, "default_connect", lambda kubeconfig, context, reporter: engine)
+    cfg = tmp_path / "platform.yaml"
+    cfg.write_text("cluster:\n  provider: existing\ndomain: example.com\n")
+    res = CliRunner().invoke(app, ["-v", "-f", str(cfg), "up"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "Steps" in res.output
+    assert "ready" in res.output and "objects" in res.output and "1 created" in res.output
