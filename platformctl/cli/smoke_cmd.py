@@ -73,6 +73,10 @@ def smoke_test(
     ] = None,
     retries: Annotated[int, typer.Option("--retries", help="Retries per check (backoff doubles).")] = 4,
     insecure: Annotated[bool, typer.Option("--insecure", help="Do not verify TLS certificates.")] = False,
+    cacert: Annotated[
+        Path | None,
+        typer.Option("--cacert", help="CA bundle to verify https targets (e.g. a self-signed CA)."),
+    ] = None,
     junit_xml: Annotated[Path | None, typer.Option("--junit-xml", help="Also write JUnit XML here.")] = None,
     output_format: OutputOption = OutputFormat.table,
     set_: SetOption = None,
@@ -106,6 +110,7 @@ def smoke_test(
         timeout=timeout if timeout is not None else spec.timeouts.request,
         retries=retries,
         verify=not insecure,
+        ca_file=str(cacert) if cacert else None,
         discovered_from=targets.source,
     )
     if junit_xml is not None:

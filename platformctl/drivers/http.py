@@ -138,13 +138,25 @@ class HttpResult:
 class HttpClient:
     """A thread-safe client that connects where :func:`connect_endpoint` says, keeping Host and SNI."""
 
-    def __init__(self, *, ingress: Endpoint | None = None, verify: bool = True, timeout: float = 30) -> None:
+    def __init__(
+        self,
+        *,
+        ingress: Endpoint | None = None,
+        verify: bool = True,
+        ca_file: str | None = None,
+        timeout: float = 30,
+    ) -> None:
+        import ssl
+
         import httpx
 
         self.ingress = ingress
         self.timeout = timeout
+        tls: bool | ssl.SSLContext = verify
+        if verify and ca_file:
+            tls = ssl.create_default_context(cafile=ca_file)  # e.g. the cluster's self-signed CA
         # trust_env=False: proxies from the environment would defeat connecting to the embedded IP.
-        self._client = httpx.Client(verify=verify, trust_env=False, follow_redirects=False)
+        self._client = httpx.Client(verify=tls, trust_env=False, follow_redirects=False)
 
     def close(self) -> None:
         self._client.close()

@@ -355,6 +355,7 @@ def run_smoke_test(
     retries: int = 4,
     backoff: float = 0.25,
     verify: bool = True,
+    ca_file: str | None = None,
     discovered_from: str = "spec",
     reporter: Reporter | None = None,
 ) -> SmokeReport:
@@ -365,7 +366,7 @@ def run_smoke_test(
         raise UsageError("smoke-test: nothing to check (no Knative Services or InferenceServices found)")
     rep = reporter or NullReporter()
     started = time.monotonic()
-    with HttpClient(ingress=ingress, verify=verify, timeout=timeout) as client:
+    with HttpClient(ingress=ingress, verify=verify, ca_file=ca_file, timeout=timeout) as client:
 
         def one(check: Check) -> CheckResult:
             reporting.start(rep, f"smoke/{check.id}", check.url)

@@ -45,13 +45,33 @@ class NginxIngress:
 
 # server_names_hash_bucket_size: sslip.io names (sklearn-iris-predictor.default.127.0.0.1.sslip.io) exceed
 # the default 64-byte bucket and nginx refuses to start.
-def render_config(prefix: Path, port: int, routes: Mapping[str, int], *, read_timeout: float = 60) -> str:
+@dataclass(frozen=True)
+class Tls:
+    """Serve https: routed hosts get ``cert``; the default server (no/unknown SNI) gets ``default_cert``."""
+
+    cert: Path
+    key: Path
+    default_cert: Path
+    default_key: Path
+
+
+def render_config(
+    prefix: Path, port: int, routes: Mapping[str, int], *, read_timeout: float = 60, tls: Tls | None = None
+) -> str:
+    ssl = " ssl" if tls else ""
+    default_tls = (
+        f"\n    ssl_certificate {tls.default_cert};\n    ssl_certificate_key {tls.default_key};"
+        if tls
+        else ""
+    )
+    route_tls = f"\n    ssl_certificate {tls.cert};\n    ssl_certificate_key {tls.key};" if tls else ""
     servers = [
-        f"  server {{\n    listen 127.0.0.1:{port} default_server;\n    server_name _;\n    return 404;\n  }}"
+        f"  server {{\n    listen 127.0.0.1:{port}{ssl} default_server;\n    server_name _;{default_tls}\n"
+        "    return 404;\n  }"
     ]
     for host, upstream in sorted(routes.items()):
         servers.append(
-            f"  server {{\n    listen 127.0.0.1:{port};\n    server_name {host};\n"
+            f"  server {{\n    listen 127.0.0.1:{port}{ssl};\n    server_name {host};{route_tls}\n"
             f"    location / {{\n      proxy_pass http://127.0.0.1:{upstream};\n"
             f"      proxy_set_header Host $host;\n      proxy_http_version 1.1;\n"
             f"      proxy_read_timeout {int(read_timeout)}s;\n    }}\n  }}"
@@ -85,7 +105,7 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], prefix: Path, time
 
 @contextmanager
 def nginx_ingress(
-    tmp_dir: Path, routes: Mapping[str, int], *, read_timeout: float = 60
+    tmp_dir: Path, routes: Mapping[str, int], *, read_timeout: float = 60, tls: Tls | None = None
 ) -> Iterator[NginxIngress]:
     """Run nginx routing each Host in ``routes`` to ``127.0.0.1:<port>``; yield once it listens."""
     binary, reason = nginx_binary()
@@ -95,7 +115,7 @@ def nginx_ingress(
     prefix.mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = prefix / "nginx.conf"
-    conf.write_text(render_config(prefix, port, routes, read_timeout=read_timeout))
+    conf.write_text(render_config(prefix, port, routes, read_timeout=read_timeout, tls=tls))
     # -e: the startup error log before the config is read defaults to /var/log/nginx (not writable).
     cmd = [binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
