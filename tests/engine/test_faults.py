@@ -132,3 +132,19 @@ def test_fresh_crd_discovery_lag_is_waited_out(fake_engine: tuple[FakeApiServer,
     ghost = {"apiVersion": f"{group}/v1", "kind": "Ghost", "metadata": {"name": "g", "namespace": "faults"}}
     with pytest.raises(ClusterError, match="is not served"):
         eng.apply([crd(group, "Widget", "widgets"), ghost], component="t", timeout=0.5)
+
+
+def test_generate_name_create_retried_once_created_once(fake_engine: tuple[FakeApiServer, Engine]) -> None:
+    fake, eng = fake_engine
+    fault = fake.inject(
+        Fault(kind="reset", method="POST", path_regex=r"/namespaces/faults/configmaps$", count=2)
+    )
+    gen = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"generateName": "job-", "namespace": "faults"},
+    }
+    result = eng.apply([gen], component="gen").results[0]
+    assert result.action == "created" and fault.hits == 2
+    made = [c for c in eng.list("v1", "ConfigMap", "faults") if c["metadata"].get("generateName") == "job-"]
+    assert [c["metadata"]["name"] for c in made] == [result.name]

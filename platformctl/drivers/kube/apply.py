@@ -435,28 +435,44 @@ class Applier:
         digest = spec_hash(obj)
         md.setdefault("annotations", {})[SPEC_HASH_KEY] = digest
         where = f"{info.kind} {namespace + '/' if namespace else ''}{gen}*"
-        existing = self._call(
-            lambda: self.api.request(
+
+        def equivalent() -> str | None:
+            """Name of an earlier create of the same content that did not fail, if any."""
+            existing = self.api.request(
                 "GET", info.path(namespace), query=[("labelSelector", f"{COMPONENT_KEY}={component}")]
-            ),
-            deadline,
-            f"list {where}",
-        )
-        for item in (existing or {}).get("items") or []:
-            imd = item.get("metadata") or {}
-            if imd.get("generateName") != gen or (imd.get("annotations") or {}).get(SPEC_HASH_KEY) != digest:
-                continue
-            failed = any(
-                c.get("type") == "Failed" and c.get("status") == "True"
-                for c in (item.get("status") or {}).get("conditions") or []
             )
-            if not failed:
-                return ObjectResult(info.api_version, info.kind, namespace, str(imd.get("name")), "unchanged")
+            for item in (existing or {}).get("items") or []:
+                imd = item.get("metadata") or {}
+                if (
+                    imd.get("generateName") != gen
+                    or (imd.get("annotations") or {}).get(SPEC_HASH_KEY) != digest
+                ):
+                    continue
+                failed = any(
+                    c.get("type") == "Failed" and c.get("status") == "True"
+                    for c in (item.get("status") or {}).get("conditions") or []
+                )
+                if not failed:
+                    return str(imd.get("name"))
+            return None
+
+        found: str | None = self._call(equivalent, deadline, f"list {where}")
+        if found is not None:
+            return ObjectResult(info.api_version, info.kind, namespace, found, "unchanged")
         query: list[tuple[str, str]] = [("fieldManager", FIELD_MANAGER)]
         if dry_run:
             query.append(("dryRun", "All"))
 
+        attempts = 0
+
         def create() -> dict[str, Any]:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1 and not dry_run:
+                # the previous POST may have succeeded before the connection broke: never create twice
+                again = equivalent()
+                if again is not None:
+                    return {"metadata": {"name": again}}
             result: dict[str, Any] = self.api.request("POST", info.path(namespace), query=query, body=obj)
             return result
 
