@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import socket
+import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     fake: FakeApiServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # clients dropping keep-alive connections (or "reset" faults) are normal here
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)
 
 
 class Handler(BaseHTTPRequestHandler):
