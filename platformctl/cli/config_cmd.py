@@ -51,6 +51,15 @@ def show(
     output.emit_data(v.spec, fmt, table)
 
 
+@config_app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of platform.yaml (for editor completion and validation)."""
+    from platformctl.usecases.config import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+    sys.stdout.flush()
+
+
 @config_app.command("init")
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the file ('-' prints it to stdout).")] = Path(

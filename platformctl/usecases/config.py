@@ -139,6 +139,31 @@ def overridden(view_: ConfigView) -> list[SourceRow]:
     return [r for r in view_.rows if r.source != DEFAULTS_SOURCE]
 
 
+# --------------------------------------------------------------------------------------- schema
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of platform.yaml (for editors, e.g. yaml-language-server), with FIELD_DOCS as
+    descriptions and the component names as the only allowed keys of ``components``."""
+    schema = PlatformSpec.model_json_schema()
+    defs: dict[str, Any] = schema.get("$defs", {})
+    sections = {"cluster": "ClusterSpec", "timeouts": "TimeoutsSpec", "workloads": "WorkloadsSpec"}
+    for key, doc in FIELD_DOCS.items():
+        parts = key.split(".")
+        if parts[0] == "components" and len(parts) == 3:
+            target = defs.get("ComponentSpec", {}).get("properties", {}).get(parts[2])
+        elif len(parts) == 2:
+            target = defs.get(sections.get(parts[0], ""), {}).get("properties", {}).get(parts[1])
+        else:
+            target = schema["properties"].get(parts[0])
+        if target is not None:
+            allowed = f" Allowed: {doc.allowed}." if doc.allowed else ""
+            target["description"] = doc.help + allowed
+    schema["properties"]["components"]["propertyNames"] = {"enum": list(COMPONENTS)}
+    schema["title"] = "platformctl platform.yaml"
+    return schema
+
+
 # --------------------------------------------------------------------------------------- init
 
 

@@ -233,3 +233,11 @@ def test_error_keys_print_verbatim(key: str) -> None:
     r = run_main(["config", "show", "--set", f"{key}=1"])
     assert r.exit_code == 2
     assert r.stderr.startswith(f"error: --set {key}: "), r.stderr
+
+
+def test_schema_command_prints_json_schema() -> None:
+    r = run_main(["config", "schema"])
+    assert r.exit_code == 0, r.output
+    schema = json.loads(r.stdout)
+    assert schema["title"] == "platformctl platform.yaml"
+    assert schema["properties"]["components"]["propertyNames"]["enum"][0] == "istio"

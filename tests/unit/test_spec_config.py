@@ -144,3 +144,26 @@ def test_docs_list_every_field_and_env_var() -> None:
         assert f"| `{key}` |" in docs, f"docs/configuration.md lacks a row for {key}"
         env = "PLATFORMCTL_" + key.upper().replace(".", "__")
         assert f"`{env}`" in docs, f"docs/configuration.md lacks {env}"
+
+
+def test_json_schema_accepts_the_init_file_and_rejects_what_the_loader_rejects() -> None:
+    import jsonschema
+
+    from platformctl.usecases.config import json_schema
+
+    schema = json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    assert not list(validator.iter_errors(yaml.safe_load(render_init())))
+    for bad in (
+        {"components": {"linkerd": {"enabled": True}}},
+        {"cluster": {"http_port": 70000}},
+        {"cluster": {"nmae": "x"}},
+        {"workloads": {"persistence": "maybe"}},
+    ):
+        assert list(validator.iter_errors(bad)), bad
+    # every field carries its FIELD_DOCS help as the editor tooltip
+    defs = schema["$defs"]
+    for name in ("ClusterSpec", "TimeoutsSpec", "WorkloadsSpec", "ComponentSpec"):
+        for field, prop in defs[name]["properties"].items():
+            assert prop.get("description"), f"{name}.{field} has no description"
