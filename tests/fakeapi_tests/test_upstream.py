@@ -50,7 +50,9 @@ def test_all_upstream_manifests_apply_and_reapply_without_writes(
     )
     crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
     rest = [d for d in docs if d["kind"] != "CustomResourceDefinition"]
-    ordered = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in namespaces]
+    ordered: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in namespaces
+    ]
     ordered += [d for d in docs if d["kind"] == "Namespace"]
     ordered += crds + [d for d in rest if d["kind"] != "Namespace"]
 
