@@ -24,7 +24,7 @@ class _Progress:
     """Progress lines on stderr; stdout stays clean for YAML/JSON."""
 
     def emit(self, event: Event) -> None:
-        if event.kind in ("start", "update", "fail"):
+        if event.kind in ("start", "update", "fail") and event.message:
             output.info(f"→ {event.step}: {event.message}")
 
 

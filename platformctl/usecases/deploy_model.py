@@ -172,18 +172,14 @@ def _existing_format(obj: dict[str, Any]) -> tuple[str | None, str | None, str |
     return fmt, model.get("protocolVersion"), model.get("runtime"), model.get("storageUri")
 
 
-def build_values(req: DeployModelRequest, table: RuntimeTable) -> dict[str, Any]:
-    """Validate the request against the runtimes table and return the template's values."""
+def validate_local(req: DeployModelRequest) -> None:
+    """Every check that needs neither the cluster nor the runtimes table (runs before connecting)."""
     validate_name(req.name, "NAME")
     validate_name(req.namespace, "--namespace")
-    if req.format is None:
-        raise UsageError("--format is required for a new model; choose one of: " + ", ".join(table.formats()))
-    if req.storage_uri is None:
-        raise UsageError("--storage-uri is required (gs://, s3://, https://, pvc:// or hf://)")
-    validate_storage_uri(req.storage_uri)
+    if req.storage_uri is not None:
+        validate_storage_uri(req.storage_uri)
     if req.protocol is not None and req.protocol not in HTTP_PROTOCOLS:
         raise UsageError(f"--protocol: {req.protocol!r}; choose one of " + ", ".join(HTTP_PROTOCOLS))
-    table.select(req.format, req.protocol, req.runtime)
     if req.min_replicas < 0:
         raise UsageError(f"--min-replicas: {req.min_replicas} must be 0 (scale to zero) or more")
     if req.max_replicas is not None and (req.max_replicas < 1 or req.max_replicas < req.min_replicas):
@@ -194,6 +190,19 @@ def build_values(req: DeployModelRequest, table: RuntimeTable) -> dict[str, Any]
         raise UsageError(f"--canary-traffic-percent: {req.canary_traffic_percent} must be 0-100")
     if req.timeout <= 0:
         raise UsageError(f"--timeout: {req.timeout:g} must be positive seconds")
+    _quantity(req.cpu, "--cpu")
+    _quantity(req.memory, "--memory")
+    parse_env(req.env)
+
+
+def build_values(req: DeployModelRequest, table: RuntimeTable) -> dict[str, Any]:
+    """Validate the request (locally, then against the runtimes table); return the template's values."""
+    validate_local(req)
+    if req.format is None:
+        raise UsageError("--format is required for a new model; choose one of: " + ", ".join(table.formats()))
+    if req.storage_uri is None:
+        raise UsageError("--storage-uri is required (gs://, s3://, https://, pvc:// or hf://)")
+    table.select(req.format, req.protocol, req.runtime)
     cpu = _quantity(req.cpu, "--cpu")
     memory = _quantity(req.memory, "--memory")
     requests: dict[str, str] = {}
@@ -261,8 +270,7 @@ def deploy_model(
     """Validate, render, (unless dry-run) apply and wait. ``table`` may depend on the engine."""
     rep = reporter or NullReporter()
     step = f"model/{req.namespace}/{req.name}"
-    validate_name(req.name, "NAME")
-    validate_name(req.namespace, "--namespace")
+    validate_local(req)  # bad input is reported even when the cluster is unreachable
     # A cluster is needed to apply, and to check a canary's base even on --dry-run.
     engine = (
         engine_factory()

@@ -200,3 +200,12 @@ def test_models_list_and_delete(cluster: Cluster) -> None:
     ran = run_main([*cluster.args, "models", "delete", "sklearn-iris", "--yes"])
     assert ran.exit_code == 0, ran.stderr
     assert cluster.fake.objects(kind=ISVC) == []
+
+
+def test_bad_input_is_reported_before_connecting() -> None:
+    # No cluster at all: the flag error still wins (exit 2), not "cluster unreachable" (exit 4).
+    ran = run_main(
+        ["--kubeconfig", "/nonexistent/kubeconfig", "deploy-model", "m", "--format", "sklearn",
+         "--storage-uri", "gs://bucket/m", "--cpu", "2 cores"]
+    )  # fmt: skip
+    assert ran.exit_code == 2 and "--cpu" in ran.stderr
