@@ -209,3 +209,19 @@ def test_bad_input_is_reported_before_connecting() -> None:
          "--storage-uri", "gs://bucket/m", "--cpu", "2 cores"]
     )  # fmt: skip
     assert ran.exit_code == 2 and "--cpu" in ran.stderr
+
+
+def test_model_that_never_gets_ready_exits_1_with_diagnostics(cluster: Cluster) -> None:
+    cluster.fake.never_ready(
+        kind=ISVC,
+        namespace="default",
+        name="broken",
+        reason="ModelLoadFailed",
+        message="no model at storageUri",
+    )
+    code, _, err = deploy(
+        cluster, "broken", "--format", "sklearn", "--storage-uri", "gs://bucket/none", "--timeout", "3"
+    )
+    assert code == 1
+    assert "ModelLoadFailed" in err or "no model at storageUri" in err
+    assert cluster.fake.objects(kind=ISVC)  # applied; the wait is what failed
