@@ -6,6 +6,8 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from tests.fakeapi import FakeApiServer
 from tests.fakeapi_tests.kube import core, dynamic, watcher
 
@@ -105,3 +107,23 @@ def test_close_ends_open_watches() -> None:
     start = time.monotonic()
     list(watcher().stream(v1.list_namespaced_config_map, "default", timeout_seconds=30))
     assert time.monotonic() - start < 5
+
+
+def test_too_old_resource_version_is_gone(fake_api: FakeApiServer) -> None:
+    from collections import deque
+
+    from kubernetes.client.exceptions import ApiException
+
+    fake_api.store.events = deque(fake_api.store.events, maxlen=5)  # a short event log
+    v1 = core(fake_api)
+    old_rv = v1.list_namespaced_config_map("default").metadata.resource_version
+    for i in range(8):
+        v1.create_namespaced_config_map("default", {"metadata": {"name": f"c{i}"}})
+    with pytest.raises(ApiException) as info:
+        list(
+            watcher().stream(
+                v1.list_namespaced_config_map, "default", resource_version=old_rv, timeout_seconds=2
+            )
+        )
+    assert info.value.status == 410
+    assert "too old resource version" in str(info.value.reason)
