@@ -300,7 +300,9 @@ def test_kind_provider_full_up_reuse_refusal_and_down(
     assert os.environ["FAKE_KIND_STATE"] == str(kind_env)
 
 
-def test_timeout_failure_is_not_ready_error(fake_api: FakeApiServer, sources: SourceOptions) -> None:
+def test_timeout_failure_is_not_ready_error_then_resume(
+    fake_api: FakeApiServer, sources: SourceOptions
+) -> None:
     fake_api.never_ready("Deployment", "dapr-system", "dapr-operator", reason="CrashLoopBackOff")
     res = up(SPEC, options(fake_api, sources, only=("dapr",), timeout=3))
     assert res.run is not None
@@ -308,3 +310,8 @@ def test_timeout_failure_is_not_ready_error(fake_api: FakeApiServer, sources: So
         res.run.raise_for_failure()
     assert info.value.message.startswith("dapr: ")
     assert info.value.details, "diagnostics expected"
+    # a failed step is resumable too: once the cause is gone, the same command completes
+    fake_api.make_ready("Deployment", "dapr-system", "dapr-operator")
+    again = up(SPEC, options(fake_api, sources, only=("dapr",), timeout=60))
+    assert again.run is not None and again.run.ok
+    assert again.actions["dapr"]["created"] == 0
