@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import heapq
 import itertools
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -78,6 +79,12 @@ def _short_hash(*parts: str, n: int = 5) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
 
 
+def _template_hash(obj: dict[str, Any]) -> str:
+    """Stands in for pod-template-hash: changes exactly when the pod template does."""
+    template = json.dumps((obj.get("spec") or {}).get("template") or {}, sort_keys=True)
+    return _short_hash(template, n=10)
+
+
 class Controllers:
     def __init__(
         self, store: Store, registry: Registry, latency: dict[str, float] | None, enabled: bool
@@ -135,9 +142,12 @@ class Controllers:
             return
         meta = obj.get("metadata") or {}
         ns, name = meta.get("namespace", ""), meta.get("name", "")
-        if rt.key == ("", "pods") or (rt.key == ("", "services") and event_type != "DELETED"):
-            for svc in self.store.objects_of(self._rt("", "services"), ns):
-                self.schedule(self._rt("", "services"), ns, svc["metadata"]["name"], 0.0)
+        services = self._rt("", "services")
+        if rt.key == ("", "pods"):  # endpoints follow pods
+            for svc in self.store.objects_of(services, ns):
+                self.schedule(services, ns, svc["metadata"]["name"], 0.0)
+        elif rt.key == services.key and event_type != "DELETED":
+            self.schedule(services, ns, name, 0.0)
         if event_type == "DELETED":
             return
         if rt.key == ("", "configmaps") and name == "config-domain" and ns == "knative-serving":
@@ -306,7 +316,7 @@ class Controllers:
                 else:
                     st.pop("unavailableReplicas", None)
                 if rt.kind == "Deployment":
-                    rs = f"{name}-{_short_hash(name, str(gen), n=10)}"
+                    rs = f"{name}-{_template_hash(o)}"
                     if failure:
                         set_condition(
                             st,
@@ -353,18 +363,24 @@ class Controllers:
     ) -> None:
         pods_rt = self._rt("", "pods")
         want = min(replicas, 1)  # one pod stands for the whole workload
-        existing = self._owned_pods(obj)
-        healthy = failure is None
-        for pod in existing:
-            if pod["metadata"].get("annotations", {}).get("fakeapi/healthy") != str(healthy).lower():
+        marker = self._pod_marker(obj, failure)
+        keep: list[dict[str, Any]] = []
+        for pod in self._owned_pods(obj):
+            # a new template or a change of health replaces the pod (a rollout, in one step)
+            if len(keep) < want and pod["metadata"].get("annotations", {}).get("fakeapi/pod") == marker:
+                keep.append(pod)
+            else:
                 self.store.delete(pods_rt, pod["metadata"]["namespace"], pod["metadata"]["name"])
-                existing.remove(pod)
-        if len(existing) >= want:
+        if len(keep) >= want:
             return
         pod = self._make_pod(rt, obj, failure)
         self.store.create(pods_rt, pod)
         if failure is not None:
             self._warn(obj, pod, failure)
+
+    @staticmethod
+    def _pod_marker(obj: dict[str, Any], failure: NeverReady | None) -> str:
+        return f"{_template_hash(obj)}-{'failing' if failure else 'healthy'}"
 
     def _make_pod(self, rt: ResourceType, obj: dict[str, Any], failure: NeverReady | None) -> dict[str, Any]:
         meta = obj["metadata"]
@@ -373,7 +389,7 @@ class Controllers:
         labels = dict((template.get("metadata") or {}).get("labels") or {})
         suffix = _short_hash(meta["uid"], str(time.monotonic_ns()))
         if rt.kind == "Deployment":
-            tmpl_hash = _short_hash(name, str(meta.get("generation", 1)), n=10)
+            tmpl_hash = _template_hash(obj)
             labels["pod-template-hash"] = tmpl_hash
             pod_name = f"{name}-{tmpl_hash}-{suffix}"
         elif rt.kind == "StatefulSet":
@@ -480,7 +496,7 @@ class Controllers:
                 "name": pod_name,
                 "namespace": ns,
                 "labels": labels,
-                "annotations": {"fakeapi/healthy": str(failure is None).lower()},
+                "annotations": {"fakeapi/pod": self._pod_marker(obj, failure)},
                 "ownerReferences": [
                     {
                         "apiVersion": obj.get("apiVersion"),

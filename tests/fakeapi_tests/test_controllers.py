@@ -270,3 +270,23 @@ def test_controllers_do_not_churn(fake_api: FakeApiServer) -> None:
     time.sleep(0.2)
     assert fake_api.wait_idle()
     assert fake_api.resource_version == rv
+
+
+def test_template_change_replaces_the_pod_and_scale_to_zero_removes_it(fake_api: FakeApiServer) -> None:
+    apps(fake_api).create_namespaced_deployment("default", deployment("web", image="web:v1"))
+    assert fake_api.wait_idle()
+    (before,) = fake_api.objects("Pod", "default")
+    apps(fake_api).patch_namespaced_deployment(
+        "web",
+        "default",
+        {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "web:v2"}]}}}},
+    )
+    assert fake_api.wait_idle()
+    (after,) = fake_api.objects("Pod", "default")
+    assert after["metadata"]["name"] != before["metadata"]["name"]
+    assert after["spec"]["containers"][0]["image"] == "web:v2"
+    dep = fake_api.get("Deployment", "web", "default")
+    assert dep is not None and dep["status"]["observedGeneration"] == 2
+    apps(fake_api).patch_namespaced_deployment("web", "default", {"spec": {"replicas": 0}})
+    assert fake_api.wait_idle()
+    assert fake_api.objects("Pod", "default") == []
