@@ -70,6 +70,20 @@ def load_client(kubeconfig: str | None, context: str | None) -> tuple[Any, str, 
     return api_client, server, context
 
 
+class _LegacyResponse:
+    """The RESTResponse surface (status, reason, headers, read(), response) over urllib3's response."""
+
+    def __init__(self, raw: Any) -> None:
+        self.response = raw
+        self.status = raw.status
+        self.reason = raw.reason
+        self.headers = raw.headers
+
+    def read(self) -> bytes:
+        data: bytes = self.response.data
+        return data
+
+
 class KubeApi:
     """Thin, counted JSON transport over the official client's ApiClient."""
 
@@ -94,8 +108,11 @@ class KubeApi:
         headers: dict[str, str] = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
-            if headers["Content-Type"] == "application/apply-patch+yaml" and not isinstance(body, str):
-                body = json.dumps(body)  # JSON is YAML; sent verbatim
+        if not hasattr(self.client, "param_serialize"):
+            # the legacy REST layer JSON-encodes apply-patch bodies itself
+            return self._send_legacy(method, path, query, headers, body, timeout)
+        if headers.get("Content-Type") == "application/apply-patch+yaml" and not isinstance(body, str):
+            body = json.dumps(body)  # JSON is YAML; sent verbatim
         m, url, hdrs, payload, post = self.client.param_serialize(
             method,
             path,
@@ -129,6 +146,49 @@ class KubeApi:
                 status=0,
                 server_message=str(exc),
             ) from exc
+
+    def _send_legacy(
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        headers: dict[str, str],
+        body: Any,
+        timeout: Any,
+    ) -> Any:
+        """kubernetes < 35 (the python-legacy generator): call_api(path, method, …) returns urllib3's
+        response and raises ApiException for non-2xx answers."""
+        with self._lock:
+            self.request_count += 1
+        what = f"{method} {path}"
+        try:
+            raw = self.client.call_api(
+                path,
+                method,
+                query_params=list(query),
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=timeout,
+            )
+        except Exception as exc:
+            status = getattr(exc, "status", None)
+            if isinstance(status, int) and status > 0:
+                raise api_error_from_response(
+                    status,
+                    str(getattr(exc, "reason", "")),
+                    getattr(exc, "body", ""),
+                    getattr(exc, "headers", None),
+                    what,
+                ) from exc
+            raise ApiError(
+                f"{what}: cannot reach {self.server} (context {self.context}): {exc}",
+                status=0,
+                server_message=str(exc),
+            ) from exc
+        return _LegacyResponse(raw)
 
     def request(
         self,
