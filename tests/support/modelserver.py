@@ -118,7 +118,17 @@ def _serve() -> None:  # pragma: no cover - runs in the subprocess
     ours, _ = parser.parse_known_args()
 
     import kserve
+    import kserve.protocol.rest.server as rest_server
     from kserve.utils.utils import get_predict_input, get_predict_response
+
+    class LoopbackConfig(rest_server.uvicorn.Config):  # type: ignore[misc]
+        """kserve 0.16 hard-codes host 0.0.0.0 (protocol/rest/server.py); tests stay on loopback."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["host"] = "127.0.0.1"
+            super().__init__(*args, **kwargs)
+
+    rest_server.uvicorn.Config = LoopbackConfig
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
