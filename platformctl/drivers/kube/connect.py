@@ -156,7 +156,7 @@ class KubeApi:
         body: Any,
         timeout: Any,
     ) -> Any:
-        """kubernetes < 35 (the python-legacy generator): call_api(path, method, …) returns urllib3's
+        """Older clients (31.0.0; python-legacy generator): call_api(path, method, …) returns urllib3's
         response and raises ApiException for non-2xx answers."""
         with self._lock:
             self.request_count += 1
