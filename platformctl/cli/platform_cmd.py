@@ -97,7 +97,9 @@ def up(
     )
     console = output.err
     try:
-        with ProgressView(console) as view:
+        # Every planned component gets its line (pending) from the start.
+        planned = [n for n in spec.enabled() if (not opts.only or n in opts.only) and n not in opts.skip]
+        with ProgressView(console, planned) as view:
             result = up_usecase(spec, opts, reporter=view)
     except RunInterrupted as exc:
         console.print(summary_table(exc.result, title="Interrupted"), soft_wrap=False)

@@ -48,6 +48,17 @@ class _Line:
     since: float = field(default_factory=time.monotonic)  # when ``message`` last changed
 
 
+def _rank(name: str) -> tuple[int, int]:
+    """Cluster first, then components in their display order, then anything else (stable)."""
+    from platformctl.plan.spec import COMPONENTS
+
+    if name == "cluster":
+        return (0, 0)
+    if name in COMPONENTS:
+        return (1, COMPONENTS.index(name))
+    return (2, 0)
+
+
 def _fmt_secs(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f}s"
@@ -115,7 +126,7 @@ class ProgressView:
         table.add_column(ratio=1, overflow="ellipsis", no_wrap=True)
         table.add_column(justify="right", style="dim", no_wrap=True)
         with self._lock:
-            lines = list(self._lines.values())
+            lines = sorted(self._lines.values(), key=lambda ln: _rank(ln.name))
         for line in lines:
             icon: RenderableType
             if line.state == "running":
