@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
 from platformctl import reporting
-from platformctl.errors import UsageError
+from platformctl.errors import CheckFailed, UsageError
 from platformctl.reporting import NullReporter, Reporter
 from platformctl.usecases.deploy_model import ISVC_API, ISVC_KIND, V1_EXAMPLE, V2_EXAMPLE
 
@@ -363,7 +363,10 @@ def run_smoke_test(
     from platformctl.drivers.http import HttpClient
 
     if not checks:
-        raise UsageError("smoke-test: nothing to check (no Knative Services or InferenceServices found)")
+        raise CheckFailed(
+            f"smoke-test: nothing to check: no Knative Services or InferenceServices ({discovered_from})",
+            hint="run `platformctl up` first, or pass --url NAME=URL / --model-url NAME=URL",
+        )
     rep = reporter or NullReporter()
     started = time.monotonic()
     with HttpClient(ingress=ingress, verify=verify, ca_file=ca_file, timeout=timeout) as client:

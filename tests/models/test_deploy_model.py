@@ -225,3 +225,25 @@ def test_model_that_never_gets_ready_exits_1_with_diagnostics(cluster: Cluster) 
     assert code == 1
     assert "ModelLoadFailed" in err or "no model at storageUri" in err
     assert cluster.fake.objects(kind=ISVC)  # applied; the wait is what failed
+
+
+def test_models_delete_asks_first(cluster: Cluster) -> None:
+    from typer.testing import CliRunner
+
+    from platformctl.cli.app import main
+    from tests.support.cli_main import clean_env
+
+    assert deploy(cluster, "sklearn-iris", "--format", "sklearn", "--storage-uri", IRIS_URI)[0] == 0
+
+    def delete(answer: str) -> int:
+        with CliRunner().isolation(input=answer, env=clean_env()):
+            try:
+                main([*cluster.args, "models", "delete", "sklearn-iris"])
+            except SystemExit as exc:
+                return int(exc.code or 0)
+        return 0
+
+    assert delete("n\n") == 130  # declined: aborted, nothing deleted
+    assert len(cluster.fake.objects(kind=ISVC)) == 1
+    assert delete("y\n") == 0
+    assert cluster.fake.objects(kind=ISVC) == []

@@ -74,3 +74,10 @@ def test_discovers_from_cluster_and_reports_c4p_cold_start(upstream_dir: Path, i
     )
     assert checks["c4p:proposals"]["detail"].startswith("c4p-service had 0 pods: cold start")
     assert pod_lists, "c4p's pods must be counted before the checks run"
+
+
+def test_empty_cluster_fails_with_a_hint(upstream_dir: Path) -> None:
+    with fake_cluster(upstream_dir) as cluster:
+        ran = run_main([*cluster.args, "smoke-test"])
+    assert ran.exit_code == 1
+    assert "nothing to check" in ran.stderr and "platformctl up" in ran.stderr
