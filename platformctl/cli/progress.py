@@ -60,6 +60,7 @@ def _rank(name: str) -> tuple[int, int]:
 
 
 def _fmt_secs(seconds: float) -> str:
+    seconds = max(seconds, 0.0)  # an event stamped just after the frame's clock read
     if seconds < 60:
         return f"{seconds:.1f}s"
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
