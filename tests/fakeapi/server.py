@@ -57,11 +57,9 @@ class _Server(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    # one buffered write per response and TCP_NODELAY: avoids the Nagle/delayed-ACK 40 ms stall
+    # Without these every keep-alive request waits ~40 ms for the client's delayed ACK (Nagle):
+    # buffer each response into one write and set TCP_NODELAY (engine helper measured 48 ms → 7 ms).
     wbufsize = 1 << 16
-    disable_nagle_algorithm = True
-    # headers and body go out in separate writes: without TCP_NODELAY every keep-alive request
-    # waits ~40 ms for the client's delayed ACK (measured by the engine helper: 48 ms → 7 ms)
     disable_nagle_algorithm = True
     server: _Server
 

@@ -29,7 +29,10 @@ def batch(fake: FakeApiServer) -> Any:
 
 
 def dynamic(fake: FakeApiServer) -> Any:
-    return DynamicClient(api_client(fake))  # type: ignore[no-untyped-call]
+    # the default discovery cache is /tmp/osrcp-<md5(host)>.json: a later fake on a reused port
+    # would read this one's kinds, so keep the cache next to this fake's kubeconfig
+    cache = str(fake.kubeconfig_path.parent / "discovery.json")
+    return DynamicClient(api_client(fake), cache_file=cache)  # type: ignore[no-untyped-call]
 
 
 def status_of(exc: ApiException) -> dict[str, Any]:
