@@ -235,6 +235,7 @@ class Handler(BaseHTTPRequestHandler):
                 return False
             return labels(meta.get("labels") or {}) and fields(obj)
 
+        bookmarks = (req.query.get("allowWatchBookmarks") or "").lower() in ("true", "1")
         rv_param = req.query.get("resourceVersion") or ""
         initial: list[tuple[str, dict[str, Any]]] = []
         with store.lock:
@@ -283,6 +284,14 @@ class Handler(BaseHTTPRequestHandler):
                     cursor = store.resource_version
                 for ev_type, obj in reversed(batch):
                     self._write_event(ev_type, req.view(obj))
+            if bookmarks and not store.closed and deadline > 0:
+                # like the apiserver before a watch times out: where to resume from
+                mark = {
+                    "kind": rt.kind,
+                    "apiVersion": rt.api_version(req.version),
+                    "metadata": {"resourceVersion": str(cursor)},
+                }
+                self._write_event("BOOKMARK", mark)
             self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass

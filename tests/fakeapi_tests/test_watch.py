@@ -127,3 +127,22 @@ def test_too_old_resource_version_is_gone(fake_api: FakeApiServer) -> None:
         )
     assert info.value.status == 410
     assert "too old resource version" in str(info.value.reason)
+
+
+def test_bookmark_before_timeout_when_allowed(fake_api: FakeApiServer) -> None:
+    v1 = core(fake_api)
+    v1.create_namespaced_config_map("default", {"metadata": {"name": "c"}})
+    rv = fake_api.resource_version
+    w = watcher()
+    events = list(
+        w.stream(
+            v1.list_namespaced_config_map,
+            "default",
+            resource_version=str(rv),
+            allow_watch_bookmarks=True,
+            timeout_seconds=1,
+        )
+    )
+    assert [e["type"] for e in events] == ["BOOKMARK"]
+    assert events[0]["raw_object"]["metadata"]["resourceVersion"] == str(rv)
+    assert w.resource_version == str(rv)
