@@ -385,18 +385,22 @@ def record_update(
     drop_status: bool = False,
 ) -> None:
     """Give `manager` (operation Update) the fields this write changed, taking them from others (in place)."""
-    new_body = tracked_body(new, drop_status=drop_status)
-    if subresource == "status":
-        new_body = {"status": new.get("status") or {}}
+
+    def body(obj: dict[str, Any]) -> dict[str, Any]:
+        if subresource == "status":  # a status write touches nothing else
+            return {"status": obj.get("status") or {}}
+        return tracked_body(obj, drop_status=drop_status)
+
+    new_body = body(new)
     new_leaves = leaves(new_body, keyed)
-    if old is None:
-        changed = new_leaves
-        entries: list[dict[str, Any]] = []
-    else:
-        old_body = tracked_body(old, drop_status=drop_status)
+    changed: FieldSet = new_leaves
+    gone: FieldSet = set()
+    entries: list[dict[str, Any]] = []
+    if old is not None:
+        old_body = body(old)
         changed = {p for p in new_leaves if get_path(old_body, p) != get_path(new_body, p)}
+        gone = leaves(old_body, keyed) - new_leaves
         entries = [dict(e) for e in (old.get("metadata") or {}).get("managedFields") or []]
-    gone = (leaves(tracked_body(old, drop_status=drop_status), keyed) - new_leaves) if old else set()
     out: list[dict[str, Any]] = []
     mine: dict[str, Any] | None = None
     for e in entries:

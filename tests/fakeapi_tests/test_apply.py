@@ -182,3 +182,26 @@ def test_apply_ignores_status_on_main_endpoint(fake_api: FakeApiServer) -> None:
     assert fake_api.wait_idle()
     stored = fake_api.get("Deployment", "web", "default")
     assert stored is not None and stored["status"]["replicas"] == 1
+
+
+def test_status_writes_do_not_disturb_spec_ownership(fake_api: FakeApiServer) -> None:
+    apply = Applier(fake_api, "apps/v1", "Deployment")
+    apply(deployment("web"))
+    res = dynamic(fake_api).resources.get(api_version="apps/v1", kind="Deployment")
+    res.status.patch(
+        name="web",
+        namespace="default",
+        body={"status": {"replicas": 5}},
+        content_type="application/merge-patch+json",
+        field_manager="kube-controller-manager",
+    )
+    obj = res.get(name="web", namespace="default").to_dict()
+    managers = _managers(obj)
+    assert managers["kube-controller-manager"]["subresource"] == "status"
+    assert managers["kube-controller-manager"]["fieldsV1"] == {"f:status": {"f:replicas": {}}}
+    assert "f:spec" in managers["platformctl"]["fieldsV1"]
+    # the spec is still ours: a different value from another applier conflicts with platformctl
+    other = deployment("web", replicas=3)
+    with pytest.raises(ApiException) as info:
+        apply(other, manager="someone-else")
+    assert 'conflict with "platformctl": .spec.replicas' in status_of(info.value)["message"]
