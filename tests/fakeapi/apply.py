@@ -352,8 +352,12 @@ def apply(
             continue  # someone still owns fields of this list item
         remove_path(merged, p)
 
-    # an unchanged field set keeps its timestamp, so a no-op apply leaves the object identical
-    if mine_old is not None and old_set == new_set:
+    # a no-op apply keeps the entry (and its timestamp) so that the object stays identical
+    def content(obj: dict[str, Any]) -> dict[str, Any]:
+        meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+        return {**obj, "metadata": meta}
+
+    if mine_old is not None and old_set == new_set and content(merged) == content(live):
         mine_new = {**mine_old, "apiVersion": api_version}
     else:
         mine_new = _make_entry(manager, "Apply", api_version, subresource, new_set)
