@@ -91,12 +91,12 @@ def test_statefulset_daemonset_job(fake_api: FakeApiServer) -> None:
 
 
 def test_latency_delays_readiness() -> None:
-    with FakeApiServer(latency={"Deployment": 0.4}) as fake:
+    with FakeApiServer(latency={"Deployment": 1.0}) as fake:
         apps(fake).create_namespaced_deployment("default", deployment("slow"))
-        time.sleep(0.1)
         dep = fake.get("Deployment", "slow", "default")
         assert dep is not None and "readyReplicas" not in (dep.get("status") or {})
-        assert fake.wait_idle(3)
+        assert not fake.wait_idle(0.2)  # still queued
+        assert fake.wait_idle(5)
         dep = fake.get("Deployment", "slow", "default")
         assert dep is not None and dep["status"]["readyReplicas"] == 1
 
