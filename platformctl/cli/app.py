@@ -1,36 +1,29 @@
 """Root Typer app: global options, command registration, and the one place errors become exit codes.
 
-Only typer and rich are imported at module top (``platformctl --help`` stays fast); command modules
-import kubernetes/pyhelm3/httpx/jinja2 inside the functions that need them.
+Only typer is imported at module top and command modules load lazily (``platformctl --help`` stays
+fast): the root group lists commands from a static table and imports a command's module only when
+that command is resolved. Command modules import kubernetes/pyhelm3/httpx/jinja2 inside functions.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-import traceback
+from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NamedTuple
 
 import typer
+from typer import _click as click  # typer 0.29 vendors click; there is no separate click package
+from typer._click.utils import make_default_short_help
 
 from platformctl import __version__
 from platformctl.cli import output
 from platformctl.cli.state import GlobalOptions
 from platformctl.errors import EXIT_CODES, Interrupted, PlatformError
 
-app = typer.Typer(
-    name="platformctl",
-    help="A laptop with Docker → Istio, Knative, cert-manager, KServe and Dapr on kind, in one command.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    # Plain (click) help: rich help panels import rich + markdown-it and doubled `--help` time
-    # (≈300 ms vs ≈150 ms; benchmarks/cli_startup.py). Command output still uses rich (cli/output.py).
-    rich_markup_mode=None,
-    epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
-)
-
 # Command modules, each exposing ``register(app)``. A command is listed only when it really works.
+# A new module also needs its commands in LAZY_COMMANDS below (the table test says what to add).
 COMMAND_MODULES: tuple[str, ...] = (
     "bundle_cmd",
     "config_cmd",
@@ -43,13 +36,168 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+class LazyCommand(NamedTuple):
+    module: str  # in COMMAND_MODULES
+    help: str  # the command's short help, untruncated: get_short_help_str(limit=10_000)
+
+
+# Every top-level command, in help order (typer lists plain commands before groups). Listing these
+# without importing their modules is what keeps `platformctl --help` fast. Adding a command module
+# means adding its commands here; tests/cli/test_lazy_commands.py fails until the table matches.
+LAZY_COMMANDS: dict[str, LazyCommand] = {
+    "bundle": LazyCommand(
+        "bundle_cmd", "Download every pinned manifest into DIR (verified), or check DIR with --verify."
+    ),
+    "versions": LazyCommand(
+        "versions_cmd",
+        "Show pinned versions: kind, node image, Kubernetes, tools, charts, every pinned file (URL, sha256).",
+    ),
+    "up": LazyCommand(
+        "platform_cmd",
+        "Create (or reuse) the cluster and install every enabled component; safe to re-run (resumes).",
+    ),
+    "down": LazyCommand(
+        "platform_cmd",
+        "Remove the platform: delete the kind cluster, or prune every component from an existing cluster.",
+    ),
+    "status": LazyCommand(
+        "platform_cmd",
+        "Each component's version and health (with the reason), and the URLs of Knative Services and "
+        "InferenceServices in all namespaces.",
+    ),
+    "render": LazyCommand(
+        "platform_cmd",
+        "Print every object `up` would apply (chart renders included), one file per component; "
+        "deterministic.",
+    ),
+    "doctor": LazyCommand(
+        "doctor_cmd",
+        "Check this machine for the platform: one verdict and one fix per check; exit 1 if any fails.",
+    ),
+    "deploy-model": LazyCommand(
+        "models_cmd",
+        "Serve a model with KServe: render, apply, wait for Ready, print the URL and a request to paste.",
+    ),
+    "smoke-test": LazyCommand(
+        "smoke_cmd",
+        "Check the ingress, every Knative Service, the conference app's routes and the iris model.",
+    ),
+    "config": LazyCommand(
+        "config_cmd", "Show the effective platform spec, write a commented platform.yaml, or validate one."
+    ),
+    "tools": LazyCommand(
+        "tools_cmd",
+        "kind, helm and kubectl: which binaries platformctl uses (`tools`), or fetch the pinned ones "
+        "(`tools install`).",
+    ),
+    "models": LazyCommand("models_cmd", "InferenceServices on the cluster."),
+}
+
+# Typer settings the root passes down to every command it builds; a module's commands are built
+# with the same ones so lazy and eager registration produce identical commands.
+_TYPER_SETTINGS: dict[str, Any] = {
+    "pretty_exceptions_enable": False,
+    # Plain (click) help: rich help panels import rich + markdown-it and doubled `--help` time
+    # (≈300 ms vs ≈150 ms; benchmarks/cli_startup.py). Command output still uses rich (cli/output.py).
+    "rich_markup_mode": None,
+}
+
+
+def module_commands(module: str) -> dict[str, click.Command]:
+    """Import one command module and build its top-level commands exactly as the root app would."""
+    scratch = typer.Typer(**_TYPER_SETTINGS)
+    importlib.import_module(f"platformctl.cli.{module}").register(scratch)
+    # get_group, not get_command: a module registering a single command must not become the root.
+    return dict(typer.main.get_group(scratch).commands)
+
+
+class _LazyCommands(MutableMapping[str, click.Command]):
+    """``TyperGroup.commands`` whose keys come from LAZY_COMMANDS and whose values are built on first
+    lookup, one module at a time. Inherited group code (resolution, "did you mean", completion) keeps
+    working unchanged; only looking a command up imports its module."""
+
+    def __init__(self, eager: Mapping[str, click.Command]) -> None:
+        self._loaded: dict[str, click.Command] = dict(eager)
+        self._removed: set[str] = set()
+
+    def is_loaded(self, name: str) -> bool:
+        return name in self._loaded
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name in self._removed:
+            raise KeyError(name)
+        if name not in self._loaded and name in LAZY_COMMANDS:
+            module = LAZY_COMMANDS[name].module
+            built = module_commands(module)
+            if name not in built:  # the table drifted from the module (the table test catches this)
+                raise RuntimeError(f"platformctl.cli.{module} does not define command {name!r}")
+            for key, command in built.items():
+                self._loaded.setdefault(key, command)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._removed.discard(name)
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self:
+            raise KeyError(name)
+        self._loaded.pop(name, None)
+        self._removed.add(name)
+
+    def __contains__(self, name: object) -> bool:  # without importing anything
+        return (name in LAZY_COMMANDS or name in self._loaded) and name not in self._removed
+
+    def __iter__(self) -> Iterator[str]:
+        names = dict.fromkeys([*LAZY_COMMANDS, *self._loaded])
+        return (name for name in names if name not in self._removed)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class LazyGroup(typer.core.TyperGroup):
+    """Root group that imports a command module only when one of its commands is looked up."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands(self.commands)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # keys only: TyperGroup's version reads every value
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """TyperGroup.format_commands with the short help of not-yet-loaded commands from the table."""
+        commands = self.commands
+        rows: list[tuple[str, str | None]] = []  # (name, table help) or (name, None): ask the command
+        for name in self.list_commands(ctx):
+            if isinstance(commands, _LazyCommands) and name in LAZY_COMMANDS and not commands.is_loaded(name):
+                rows.append((name, LAZY_COMMANDS[name].help))
+                continue
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, None))
+        if not rows:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in rows)  # as click/typer compute it
+        lines = []
+        for name, table_help in rows:
+            if table_help is not None:
+                lines.append((name, make_default_short_help(table_help, limit)))
+            else:
+                cmd = self.get_command(ctx, name)
+                assert cmd is not None
+                lines.append((name, cmd.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(lines)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"platformctl {__version__}")
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     kubeconfig: Annotated[
@@ -75,12 +223,25 @@ def root(
     ctx.obj = GlobalOptions(kubeconfig=kubeconfig, context=context, config_file=config, verbose=verbose)
 
 
-def _register() -> None:
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"platformctl.cli.{name}").register(app)
+def build_app(*, lazy: bool = True) -> typer.Typer:
+    """The root app. ``lazy=False`` registers every command module up front, as platformctl did before
+    lazy loading; tests compare the two."""
+    new = typer.Typer(
+        name="platformctl",
+        help="A laptop with Docker → Istio, Knative, cert-manager, KServe and Dapr on kind, in one command.",
+        no_args_is_help=True,
+        epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
+        cls=LazyGroup if lazy else typer.core.TyperGroup,
+        **_TYPER_SETTINGS,
+    )
+    new.callback()(root)
+    if not lazy:
+        for name in COMMAND_MODULES:
+            importlib.import_module(f"platformctl.cli.{name}").register(new)
+    return new
 
 
-_register()
+app = build_app()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -92,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         rc = app(args=argv, standalone_mode=False)
     except PlatformError as exc:
         if verbose:
-            traceback.print_exc()
+            _print_traceback()
         output.error(exc.message, hint=exc.hint, details=exc.details)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
@@ -113,10 +274,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except Exception as exc:  # our bugs: one line, traceback only with --verbose
         if verbose:
-            traceback.print_exc()
+            _print_traceback()
         output.error(
             f"internal error: {type(exc).__name__}: {exc}",
             hint="re-run with --verbose for the traceback and report it",
         )
         sys.exit(70)
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _print_traceback() -> None:
+    import traceback  # only on errors with --verbose: importing it costs ≈4 ms of every start-up
+
+    traceback.print_exc()

@@ -39,7 +39,15 @@ def probe(args: list[str]) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["config", "--help"], ["versions", "--help"], ["config", "show", "--help"]]
+    "args",
+    [
+        ["--help"],
+        ["config", "--help"],
+        ["versions", "--help"],
+        ["config", "show", "--help"],
+        ["models", "list", "--help"],
+        ["tools", "install", "--help"],
+    ],
 )
 def test_help_imports_no_heavy_library(args: list[str]) -> None:
     result = probe(args)
