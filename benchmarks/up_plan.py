@@ -74,6 +74,32 @@ def latency_map(sources: SourceOptions, spec: PlatformSpec, scale: float) -> dic
     return out
 
 
+WRITES = ("PATCH", "PUT", "POST", "DELETE")
+
+
+def second_up(spec: PlatformSpec, opts: UpOptions, fake: FakeApiServer, first_wall: float) -> None:
+    """Issue #4: a second ``up`` on the healthy platform just installed must be quick and write-free."""
+    fake.wait_idle()
+    first = list(fake.requests)
+    fake.reset_request_log()
+    t0 = time.monotonic()
+    again = up(spec, opts)
+    wall = time.monotonic() - t0
+    assert again.run is not None
+    again.run.raise_for_failure()
+    second = list(fake.requests)
+
+    def writes(reqs: list[tuple[str, str]]) -> int:
+        return sum(1 for m, _ in reqs if m in WRITES)
+
+    print(f"[second up] first up {first_wall:.2f}s, {len(first)} requests ({writes(first)} writes)")
+    print(
+        f"[second up] second up {wall:.2f}s, {len(second)} requests ({writes(second)} writes), "
+        f"{again.changed} objects changed"
+    )
+    print(f"[second up] second / first wall = {wall / first_wall:.2f}\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=0.02, help="profile seconds x scale = simulated seconds")
@@ -118,6 +144,8 @@ def main() -> int:
             t0 = time.monotonic()
             res = up(spec, opts)
             total = time.monotonic() - t0
+            if label == "parallel":
+                second_up(spec, opts, fake, total)
         assert res.run is not None
         res.run.raise_for_failure()
         durations = {n: r.duration for n, r in res.run.runs.items()}

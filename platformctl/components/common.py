@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +15,11 @@ if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
 
 WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+
+# Helm renders per renderer (one per run: make_render_context builds a new one) keyed by the
+# chart, version, release, namespace and values: an identical render is never run twice.
+_HELM_MEMO: weakref.WeakKeyDictionary[Callable[..., Any], dict[str, str]] = weakref.WeakKeyDictionary()
+_HELM_LOCK = threading.Lock()
 
 
 def pinned_version(ctx: RenderContext, component: str) -> str:
@@ -51,7 +59,27 @@ def render_helm(
         raise SourceError(f"manifests/lock.yaml: {component} pins no Helm chart named {chart!r}")
     if ctx.helm_render is None:
         raise UsageError(f"{component}: rendering chart {chart!r} needs helm, but no Helm renderer is set up")
-    return ctx.helm_render(chart, rel.charts.repo, rel.charts.version, release, namespace, values)
+    renderer = ctx.helm_render
+    try:
+        key = json.dumps(
+            [chart, rel.charts.repo, rel.charts.version, release, namespace, values], sort_keys=True
+        )
+    except (TypeError, ValueError):  # values that are not plain JSON: no memo
+        return renderer(chart, rel.charts.repo, rel.charts.version, release, namespace, values)
+    with _HELM_LOCK:
+        hit = _HELM_MEMO.setdefault(renderer, {}).get(key)
+    if hit is None:
+        rendered = renderer(chart, rel.charts.repo, rel.charts.version, release, namespace, values)
+        try:
+            hit = json.dumps(rendered)
+        except (TypeError, ValueError):
+            return rendered
+        if json.loads(hit) != rendered:  # e.g. int keys would come back as strings
+            return rendered
+        with _HELM_LOCK:
+            _HELM_MEMO.setdefault(renderer, {})[key] = hit
+    objects: list[KubeObject] = json.loads(hit)  # a private copy per caller
+    return objects
 
 
 def namespace(name: str) -> KubeObject:

@@ -87,12 +87,18 @@ def test_full_up_existing_second_up_noop_status_and_down(
 
     fake_api.wait_idle()
     rv = fake_api.resource_version
+    first_requests = fake_api.request_count
+    fake_api.reset_request_log()
     again = up(SPEC, options(fake_api, sources))
     assert_all_succeeded(again)
     assert again.changed == 0
     assert all(c["created"] == 0 and c["configured"] == 0 for c in again.actions.values())
     fake_api.wait_idle()
     assert fake_api.resource_version == rv  # nothing was written
+    # ...and nothing was even sent: unchanged objects are skipped (docs/architecture.md, Engine)
+    writes = [(m, p) for m, p in fake_api.requests if m in ("PATCH", "PUT", "POST", "DELETE")]
+    assert writes == []
+    assert fake_api.request_count < first_requests / 2
 
     from platformctl.reporting import NullReporter
     from platformctl.usecases.render import make_render_context

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from platformctl.drivers.kube.connect import KubeApi
-from platformctl.drivers.kube.labels import COMPONENT_KEY, FIELD_MANAGER, SPEC_HASH_KEY, add_labels
+from platformctl.drivers.kube.labels import COMPONENT_KEY, FIELD_MANAGER, SPEC_HASH_KEY, add_labels, selector
 from platformctl.drivers.kube.mapping import ResourceInfo, RestMapper
 from platformctl.drivers.kube.retry import ApiError, RetryPolicy, retry_call
 from platformctl.drivers.kube.yamlio import flatten
@@ -179,11 +179,85 @@ def prepare(obj: dict[str, Any], component: str) -> dict[str, Any]:
 
 
 def spec_hash(obj: dict[str, Any]) -> str:
-    """Identity of a generateName object's content (its spec hash annotation excluded)."""
-    body = copy.deepcopy(obj)
-    ann = (body.get("metadata") or {}).get("annotations") or {}
-    ann.pop(SPEC_HASH_KEY, None)
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    """Identity of an object's applied content (its spec hash annotation excluded)."""
+    md = obj.get("metadata") or {}
+    ann = md.get("annotations") or {}
+    body = obj
+    if SPEC_HASH_KEY in ann:  # shallow copies down to the annotations: CRDs are big
+        rest = {k: v for k, v in ann.items() if k != SPEC_HASH_KEY}
+        body = {**obj, "metadata": {**md, "annotations": rest}}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def covers(live: Any, desired: Any) -> bool:
+    """True when every value ``desired`` sets is set to an equal value in ``live``.
+
+    Maps may hold more keys in ``live`` (defaults, other managers' fields); lists must have the
+    same length and match item by item (an extra item is a difference). Scalars compare by type
+    and value (``1`` is not ``True``, ``"1"`` is not ``1``). A ``None`` in ``desired`` matches an
+    absent or null value. Anything unsure answers False: the caller then applies, which is always safe.
+    """
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return False
+        for key, want in desired.items():
+            if key not in live:
+                if want is None:
+                    continue
+                return False
+            if not covers(live[key], want):
+                return False
+        return True
+    if isinstance(desired, list):
+        if not isinstance(live, list) or len(live) != len(desired):
+            return False
+        return all(covers(a, b) for a, b in zip(live, desired, strict=True))
+    if desired is None:
+        return live is None
+    if type(desired) is not type(live):
+        # JSON numbers: 1 and 1.0 are the same value; bool never equals a number
+        numbers = (int, float)
+        if not (
+            isinstance(desired, numbers)
+            and isinstance(live, numbers)
+            and not isinstance(desired, bool)
+            and not isinstance(live, bool)
+        ):
+            return False
+    return bool(live == desired)
+
+
+def applied_by_us(live: dict[str, Any]) -> bool:
+    """The live object records a server-side apply by our field manager (managedFields)."""
+    return any(
+        isinstance(e, dict) and e.get("manager") == FIELD_MANAGER and e.get("operation") == "Apply"
+        for e in (live.get("metadata") or {}).get("managedFields") or []
+    )
+
+
+def up_to_date(live: dict[str, Any] | None, desired: dict[str, Any]) -> bool:
+    """May the apply of ``desired`` be skipped? (docs/architecture.md, Engine: "Skipping unchanged applies")
+
+    Only when all three hold: (1) the live object carries the spec hash of exactly ``desired``, so our
+    last apply sent this same configuration and no field we owned then is due for removal now;
+    (2) our field manager's Apply entry is in its managedFields; (3) every value we set is still
+    live. An edit by another actor to a field we own (a changed, removed or added-to value)
+    breaks (3), so the object is applied again and SSA restores our values.
+    """
+    if live is None:
+        return False
+    want = ((desired.get("metadata") or {}).get("annotations") or {}).get(SPEC_HASH_KEY)
+    have = ((live.get("metadata") or {}).get("annotations") or {}).get(SPEC_HASH_KEY)
+    return bool(want) and want == have and applied_by_us(live) and covers(live, desired)
+
+
+def crd_established(obj: dict[str, Any] | None) -> bool:
+    return any(
+        c.get("type") == "Established" and c.get("status") == "True"
+        for c in ((obj or {}).get("status") or {}).get("conditions") or []
+        if isinstance(c, dict)
+    )
 
 
 _VOLATILE_METADATA = (
@@ -245,6 +319,12 @@ class Applier:
         # group versions of CRDs applied by this call: the apiserver may serve them a moment after
         # Established (discovery lag), so "not found" there is retried instead of final
         self._fresh_gvs: set[str] = set()
+        # Per apply_all call: (apiVersion, kind) → {(namespace, name): live object} from ONE labelled
+        # LIST per kind, or None when that LIST was refused (RBAC): then per-object GETs.
+        self._listed: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]] | None] = {}
+        self._component = ""
+        # set by _apply_one: the object (a CRD) was left as it was and is already Established
+        self._established_unchanged = False
 
     def _await_served(self, api_version: str, kind: str, deadline: float) -> ResourceInfo:
         def resolve() -> ResourceInfo:
@@ -279,6 +359,50 @@ class Applier:
         result: dict[str, Any] | None = self._call(get, deadline, f"get {info.kind} {name}")
         return result
 
+    def _listed_kind(
+        self, info: ResourceInfo, deadline: float
+    ) -> dict[tuple[str, str], dict[str, Any]] | None:
+        """Our live objects of a kind (this component's labels), listed once per apply call."""
+        key = (info.api_version, info.kind)
+        if key in self._listed:
+            return self._listed[key]
+        found: dict[tuple[str, str], dict[str, Any]] | None = None
+        if "list" in info.verbs or not info.verbs:
+            query = [("labelSelector", selector(self._component))]
+            try:
+                lst = self._call(
+                    lambda: self.api.request("GET", info.path(None), query=query),
+                    deadline,
+                    f"list {info.kind}",
+                )
+            except ApiError:
+                lst = None  # e.g. 403, no cluster-wide list permission: fall back to GETs
+            if isinstance(lst, dict):
+                found = {}
+                for item in lst.get("items") or []:
+                    # a real apiserver's LIST items carry no apiVersion/kind
+                    item.setdefault("apiVersion", info.api_version)
+                    item.setdefault("kind", info.kind)
+                    imd = item.get("metadata") or {}
+                    found[(str(imd.get("namespace") or ""), str(imd.get("name")))] = item
+        self._listed[key] = found
+        return found
+
+    def _live(
+        self, info: ResourceInfo, namespace: str | None, name: str, deadline: float, *, dry_run: bool
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """(known, live): ``known`` False means "not among our labelled objects" (it may still exist
+        unlabelled); the apply's 201/200 answer then tells created from configured."""
+        listed = self._listed_kind(info, deadline)
+        if listed is not None:
+            hit = listed.get((namespace or "", name))
+            if hit is not None:
+                return True, hit
+            if not dry_run:
+                return False, None
+        # dry-run compares against the live object, so it needs it (also when unlabelled)
+        return True, self._get(info, namespace, name, deadline)
+
     def apply_all(
         self,
         objects: Sequence[dict[str, Any]],
@@ -290,6 +414,8 @@ class Applier:
         wait_established: Callable[[list[str], float], None],
     ) -> list[ObjectResult]:
         prepared = ordered(dedupe([prepare(o, component) for o in flatten(objects)]))
+        self._component = component
+        self._listed = {}
         step = f"apply:{component}"
         results: list[ObjectResult] = []
         new_namespaces: set[str] = set()
@@ -313,7 +439,7 @@ class Applier:
                 new_namespaces=new_namespaces,
             )
             results.append(result)
-            if is_crd(obj):
+            if is_crd(obj) and not (result.action == "unchanged" and self._established_unchanged):
                 spec = obj.get("spec") or {}
                 crd_names.append(result.name)
                 for v in spec.get("versions") or []:
@@ -337,6 +463,7 @@ class Applier:
     ) -> ObjectResult:
         api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
         md = obj["metadata"]
+        self._established_unchanged = False
         info = self.mapper.try_resolve(api_version, kind)
         if info is None and not dry_run and api_version in self._fresh_gvs:
             info = self._await_served(api_version, kind, deadline)
@@ -364,7 +491,12 @@ class Applier:
         where = f"{kind} {namespace + '/' if namespace else ''}{name}"
         if dry_run and namespace in new_namespaces:
             return ObjectResult(api_version, kind, namespace, name, "created")
-        live = self._get(info, namespace, name, deadline)
+        md.setdefault("annotations", {})[SPEC_HASH_KEY] = spec_hash(obj)
+        known, live = self._live(info, namespace, name, deadline, dry_run=dry_run)
+        self._established_unchanged = crd_established(live)
+        if not force_conflicts and up_to_date(live, obj):
+            # --force-conflicts always sends: it exists to take ownership of contested fields
+            return ObjectResult(api_version, kind, namespace, name, "unchanged")
         query: list[tuple[str, str]] = [("fieldManager", FIELD_MANAGER)]
         if force_conflicts:
             query.append(("force", "true"))
@@ -373,14 +505,15 @@ class Applier:
 
         fresh = api_version in self._fresh_gvs
 
-        def patch() -> dict[str, Any]:
+        def patch() -> tuple[int, dict[str, Any]]:
             try:
-                result: dict[str, Any] = self.api.request(
+                result: tuple[int, dict[str, Any]] = self.api.request(
                     "PATCH",
                     info.path(namespace, name),
                     query=query,
                     body=obj,
                     content_type="application/apply-patch+yaml",
+                    with_status=True,
                 )
             except ApiError as exc:
                 if fresh and exc.status == 404 and "namespaces" not in exc.server_message:
@@ -392,7 +525,7 @@ class Applier:
             return result
 
         try:
-            applied = self._call(patch, deadline, f"apply {where}")
+            status, applied = self._call(patch, deadline, f"apply {where}")
         except ApiError as exc:
             if exc.status == 409:
                 raise conflict_error(exc, f"apply {where}") from exc
@@ -409,7 +542,11 @@ class Applier:
                 f"apply {where} failed: {exc.status} {exc.reason}: {exc.server_message}"
             ) from exc
         action: Action
-        if live is None:
+        if not known:
+            # not among our labelled objects: 201 = the apply created it, 200 = it existed unlabelled
+            action = "created" if status == 201 else "configured"
+            self._established_unchanged = False
+        elif live is None:
             action = "created"
         elif dry_run:
             action = "unchanged" if comparable(applied) == comparable(live) else "configured"
@@ -417,6 +554,8 @@ class Applier:
             before = (live.get("metadata") or {}).get("resourceVersion")
             after = ((applied or {}).get("metadata") or {}).get("resourceVersion")
             action = "unchanged" if before == after else "configured"
+        if action != "unchanged":
+            self._established_unchanged = False
         return ObjectResult(api_version, kind, namespace, name, action)
 
     def _create_generated(

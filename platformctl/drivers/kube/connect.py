@@ -200,8 +200,12 @@ class KubeApi:
         content_type: str | None = None,
         timeout: Any = REQUEST_TIMEOUT,
         text: bool = False,
+        with_status: bool = False,
     ) -> Any:
-        """One request; parsed JSON (or text) on 2xx, ApiError otherwise."""
+        """One request; parsed JSON (or text) on 2xx, ApiError otherwise.
+
+        ``with_status``: return ``(http_status, parsed)`` (an apply answers 201 when it created).
+        """
         resp = self._send(
             method,
             path,
@@ -221,8 +225,9 @@ class KubeApi:
             )
         decoded = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data or "")
         if text:
-            return decoded
-        return json.loads(decoded) if decoded.strip() else None
+            return (int(resp.status), decoded) if with_status else decoded
+        parsed = json.loads(decoded) if decoded.strip() else None
+        return (int(resp.status), parsed) if with_status else parsed
 
     def stream(self, path: str, query: Sequence[tuple[str, str]], read_timeout: float) -> Any:
         """Open a streaming GET (watch); returns the urllib3 response for kubernetes.watch.Watch."""
