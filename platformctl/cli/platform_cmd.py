@@ -13,7 +13,9 @@ from platformctl.cli.common import OutputFormat, OutputOption, SetOption, load_s
 from platformctl.cli.state import global_options
 
 if TYPE_CHECKING:
-    from platformctl.usecases.render import SourceOptions
+    from rich.console import RenderableType
+
+    from platformctl.usecases.render import SourceOptions, ValidationReport
     from platformctl.usecases.status import StatusResult
 
 OnlyOption = Annotated[
@@ -237,6 +239,33 @@ def status(
         output.emit_data(res.as_dict(), fmt)
 
 
+def _validation_table(report: ValidationReport) -> RenderableType:
+    from rich.console import Group
+    from rich.text import Text
+
+    rows = [
+        (c.name, c.objects, c.valid, c.invalid, len(c.no_schema), len(c.free_form)) for c in report.components
+    ]
+    table = output.simple_table(
+        f"render --validate (strict, Kubernetes {report.kubernetes_version})",
+        ["component", "objects", "valid", "invalid", "no schema", "kinds with free-form fields"],
+        rows,
+    )
+    notes: list[Text] = []
+    for c in report.components:
+        notes += [Text(f"{c.name}: no schema, not checked: {label}") for label in c.no_schema]
+    free = sorted({k: len(v) for c in report.components for k, v in c.free_form.items()}.items())
+    if free:
+        notes.append(
+            Text(
+                "accepted unchecked (x-kubernetes-preserve-unknown-fields in the CRD; -o json lists paths): "
+                + ", ".join(f"{k} ({n} paths)" for k, n in free)
+            )
+        )
+    notes.append(Text(f"validated in {report.seconds:.1f}s"))
+    return Group(table, *notes)
+
+
 def render(
     ctx: typer.Context,
     out: Annotated[
@@ -248,12 +277,33 @@ def render(
     manifests_dir: ManifestsDirOption = None,
     charts_dir: ChartsDirOption = None,
     no_download: NoDownloadOption = False,
+    validate: Annotated[
+        bool,
+        typer.Option(
+            "--validate",
+            help="Also validate every object offline, strictly (unknown fields are errors): core kinds "
+            "against the pinned Kubernetes minor, custom resources against their CRDs (from this render "
+            "or the pinned upstream files). Summary on stderr (-o json/yaml: stdout, needs --out); "
+            "exit 1 listing each error.",
+        ),
+    ] = False,
+    fmt: OutputOption = OutputFormat.table,
     sets: SetOption = None,
 ) -> None:
-    """Print every object `up` would apply (chart renders included), one file per component; deterministic."""
+    """Print every object `up` would apply (chart renders included), one file per component; deterministic.
+
+    With --validate, check them offline in strict mode (no cluster needed): kinds with no schema and
+    CRD fields that accept anything are reported, never silently passed.
+    """
+    from platformctl.errors import CheckFailed, UsageError
     from platformctl.usecases.render import render as render_usecase
 
     output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
+    if fmt is not OutputFormat.table and not (validate and out is not None):
+        raise UsageError(
+            f"-o {fmt.value}: only for the --validate summary, and stdout carries the YAML without --out",
+            hint="use `platformctl render --validate --out DIR -o json`",
+        )
     spec = load_spec_from_ctx(ctx, sets=sets)
     result = render_usecase(
         spec,
@@ -261,6 +311,7 @@ def render(
         skip=tuple(skip or ()),
         sources=_sources(manifests_dir, charts_dir, no_download),
         out_dir=out,
+        validate=validate,
     )
     if out is None:
         sys.stdout.write(result.text())
@@ -270,6 +321,21 @@ def render(
             output.info(f"wrote {path} ({len(c.objects)} objects, {c.name} {c.version})")
         for path in result.removed:
             output.info(f"removed {path} (no longer rendered)")
+    report = result.validation
+    if report is None:
+        return
+    if fmt is OutputFormat.table:
+        output.err.print(_validation_table(report), soft_wrap=False)
+    else:
+        output.emit_data(report.as_dict(), fmt)
+    if not report.ok:
+        failed = [c for c in report.components if c.errors]
+        raise CheckFailed(
+            f"render --validate: {sum(c.invalid for c in failed)} invalid object(s) in "
+            f"{', '.join(c.name for c in failed)}",
+            details=report.errors,
+            hint="fix the values/templates named above; `platformctl render --out DIR` shows the objects",
+        )
 
 
 def register(app: typer.Typer) -> None:

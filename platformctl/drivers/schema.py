@@ -39,6 +39,15 @@ CRD_FILES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Every CRD the platform's render may need (``render --validate``): the workloads' set plus Istio's
+# crd-all (Knative's Gateway/PeerAuthentication objects) and cert-manager's release manifest (Issuer,
+# Certificate of KServe).
+PLATFORM_CRD_FILES: dict[str, tuple[str, ...]] = {
+    "istio": ("crd-all.gen.yaml",),
+    "cert-manager": ("cert-manager.yaml",),
+    **CRD_FILES,
+}
+
 _META_FIELDS = {"name", "namespace", "labels", "annotations", "generateName"}
 
 
@@ -55,11 +64,15 @@ def crd_paths(
 
 
 def crds_from_sources(
-    lock: VersionLock, sources: SourceResolver, versions: dict[str, str | None] | None = None
+    lock: VersionLock,
+    sources: SourceResolver,
+    versions: dict[str, str | None] | None = None,
+    *,
+    files: dict[str, tuple[str, ...]] = CRD_FILES,
 ) -> list[KubeObject]:
     """The pinned CRDs through the source resolver (bundle → cache → sha256-verified download)."""
     paths: list[Path] = []
-    for component, names in CRD_FILES.items():
+    for component, names in files.items():
         _, release = lock.release(component, (versions or {}).get(component))
         paths.extend(sources.fetch(release.file(name)) for name in names)
     return load_crds(paths)
@@ -103,8 +116,40 @@ def strict_schema(schema: Any) -> Any:
     return out
 
 
+def _with_implicit_root(schema: Any) -> Any:
+    """The apiserver always accepts ``apiVersion``/``kind``/``metadata`` at a custom resource's root,
+    listed or not (Istio's CRDs list only ``spec``/``status``); strict mode must too."""
+    if not isinstance(schema, dict) or "properties" not in schema:
+        return schema
+    props = dict(schema["properties"])
+    props.setdefault("apiVersion", {"type": "string"})
+    props.setdefault("kind", {"type": "string"})
+    props.setdefault("metadata", {"type": "object"})  # checked by _metadata_errors
+    return {**schema, "properties": props}
+
+
+def free_form_paths(schema: Any, path: str = "") -> list[str]:
+    """Paths (``spec.a[].b``) marked ``x-kubernetes-preserve-unknown-fields``: they accept any content,
+    so strict validation cannot see inside them. ``status`` is skipped (never rendered)."""
+    out: list[str] = []
+    if not isinstance(schema, dict):
+        return out
+    if schema.get("x-kubernetes-preserve-unknown-fields") and path:
+        out.append(path)
+    for key, sub in (schema.get("properties") or {}).items():
+        if not path and key == "status":
+            continue
+        out.extend(free_form_paths(sub, f"{path}.{key}" if path else key))
+    if isinstance(schema.get("items"), dict):
+        out.extend(free_form_paths(schema["items"], f"{path}[]"))
+    if isinstance(schema.get("additionalProperties"), dict):
+        out.extend(free_form_paths(schema["additionalProperties"], f"{path}.*"))
+    return out
+
+
 class CrdSchemas:
-    """``(apiVersion, kind) → openAPIV3Schema`` for every served version of the given CRDs."""
+    """``(apiVersion, kind) → openAPIV3Schema`` for every served version of the given CRDs (a later CRD
+    for the same group/version/kind replaces an earlier one)."""
 
     def __init__(self, crds: Sequence[KubeObject], *, strict: bool = True) -> None:
         self._schemas: dict[tuple[str, str], Any] = {}
@@ -122,13 +167,20 @@ class CrdSchemas:
     def __contains__(self, key: tuple[str, str]) -> bool:
         return key in self._schemas
 
+    def keys(self) -> set[tuple[str, str]]:
+        return set(self._schemas)
+
+    def free_form(self, key: tuple[str, str]) -> list[str]:
+        """Where the schema of ``key`` (apiVersion, kind) accepts any content (see free_form_paths)."""
+        return free_form_paths(self._schemas[key])
+
     def errors(self, obj: KubeObject) -> list[str]:
         import jsonschema  # heavy: only when validating
 
         key = (str(obj.get("apiVersion")), str(obj.get("kind")))
         validator = self._validators.get(key)
         if validator is None:
-            schema = self._schemas[key]
+            schema = _with_implicit_root(self._schemas[key])
             if self.strict:
                 schema = strict_schema(schema)
             validator = jsonschema.Draft7Validator(schema)
@@ -164,7 +216,8 @@ def _metadata_errors(obj: KubeObject) -> list[str]:
     return out
 
 
-def _describe(obj: KubeObject) -> str:
+def describe_object(obj: KubeObject) -> str:
+    """``<kind> <namespace>/<name> (<apiVersion>)``: how errors name an object."""
     meta = obj.get("metadata") or {}
     ns = meta.get("namespace")
     name = meta.get("name") or meta.get("generateName") or "?"
@@ -184,25 +237,51 @@ def validate_objects(
     ``kubernetes_version`` (e.g. ``v1.32.8``) OpenAPI schemas bundled with kubernetes-validate.
     A kind known to neither is an error.
     """
-    import kubernetes_validate  # heavy: only when validating
-
     schemas = crds if isinstance(crds, CrdSchemas) else CrdSchemas(crds, strict=strict)
     k8s = _k8s_version(kubernetes_version)
     errors: list[str] = []
     for obj in objects:
-        label = _describe(obj)
-        key = (str(obj.get("apiVersion")), str(obj.get("kind")))
-        if key in schemas:
-            errors.extend(f"{label}: {e}" for e in _metadata_errors(obj))
-            errors.extend(f"{label}: {e}" for e in schemas.errors(obj))
-            continue
-        try:
-            kubernetes_validate.validate(obj, k8s, strict=strict)
-        except kubernetes_validate.SchemaNotFoundError:
+        label = describe_object(obj)
+        found = check_object(obj, schemas=schemas, kubernetes_version=k8s, strict=strict)
+        if found is None:
             errors.append(f"{label}: no schema: not a Kubernetes {k8s} kind and no CRD for it was given")
-        except kubernetes_validate.ValidationError as exc:
-            path = ".".join(str(p) for p in getattr(exc, "path", ())) or "<root>"
-            errors.append(f"{label}: {path}: {exc.message}")
-        except kubernetes_validate.InvalidSchemaError as exc:
-            errors.append(f"{label}: invalid schema for Kubernetes {k8s}: {exc}")
+        else:
+            errors.extend(f"{label}: {e}" for e in found)
     return errors
+
+
+def has_core_schema(api_version: str, kind: str, kubernetes_version: str) -> bool:
+    """Whether kubernetes-validate knows ``kind`` for this Kubernetes minor (built-in, not a CRD)."""
+    import kubernetes_validate  # heavy: only when validating
+
+    probe = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "probe"}}
+    try:
+        kubernetes_validate.validate(probe, _k8s_version(kubernetes_version), strict=True)
+    except kubernetes_validate.SchemaNotFoundError:
+        return False
+    except (kubernetes_validate.ValidationError, kubernetes_validate.InvalidSchemaError):
+        return True
+    return True
+
+
+def check_object(
+    obj: KubeObject, *, schemas: CrdSchemas, kubernetes_version: str, strict: bool = True
+) -> list[str] | None:
+    """The violations of one object (``<path>: <why>``), or None when no schema is known for its kind:
+    a CRD in ``schemas`` wins over the Kubernetes ``kubernetes_version`` schemas of kubernetes-validate."""
+    import kubernetes_validate  # heavy: only when validating
+
+    key = (str(obj.get("apiVersion")), str(obj.get("kind")))
+    if key in schemas:
+        return _metadata_errors(obj) + schemas.errors(obj)
+    k8s = _k8s_version(kubernetes_version)
+    try:
+        kubernetes_validate.validate(obj, k8s, strict=strict)
+    except kubernetes_validate.SchemaNotFoundError:
+        return None
+    except kubernetes_validate.ValidationError as exc:
+        path = ".".join(str(p) for p in getattr(exc, "path", ())) or "<root>"
+        return [f"{path}: {exc.message}"]
+    except kubernetes_validate.InvalidSchemaError as exc:
+        return [f"<root>: invalid schema for Kubernetes {k8s}: {exc}"]
+    return []

@@ -9,6 +9,7 @@ here too, so applying the rendered files elsewhere yields objects ``status``/``d
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ from platformctl.components.base import Apply, KubeObject, RenderContext
 from platformctl.plan.dag import Plan, build_plan
 
 if TYPE_CHECKING:
+    from platformctl.drivers.schema import CrdSchemas
+    from platformctl.drivers.sources import SourceResolver
     from platformctl.plan.lock import VersionLock
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
@@ -102,10 +105,67 @@ class RenderedComponent:
 
 
 @dataclass
+class ComponentValidation:
+    """``render --validate`` for one component. ``errors``/``no_schema`` entries name the object as
+    ``<kind> <namespace>/<name> (<apiVersion>)``; errors add ``: <JSON path>: <why>``."""
+
+    name: str
+    objects: int
+    valid: int = 0
+    invalid: int = 0
+    errors: list[str] = field(default_factory=list)
+    # Objects of a kind neither Kubernetes nor any known CRD describes: not checked, not passed either.
+    no_schema: list[str] = field(default_factory=list)
+    # "<apiVersion> <kind>" → paths its CRD marks x-kubernetes-preserve-unknown-fields (accepted unchecked).
+    free_form: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "component": self.name,
+            "objects": self.objects,
+            "valid": self.valid,
+            "invalid": self.invalid,
+            "no_schema": len(self.no_schema),
+            "errors": self.errors,
+            "no_schema_objects": self.no_schema,
+            "free_form_fields": self.free_form,
+        }
+
+
+@dataclass
+class ValidationReport:
+    kubernetes_version: str
+    components: list[ComponentValidation] = field(default_factory=list)
+    # Custom resource kinds whose schema came from the render itself / from pinned upstream files only.
+    crd_kinds_rendered: int = 0
+    crd_kinds_pinned: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(not c.errors for c in self.components)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{c.name}: {e}" for c in self.components for e in c.errors]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "strict": True,
+            "kubernetes_version": self.kubernetes_version,
+            "crd_kinds": {"rendered": self.crd_kinds_rendered, "pinned_files": self.crd_kinds_pinned},
+            "seconds": round(self.seconds, 2),
+            "components": [c.as_dict() for c in self.components],
+        }
+
+
+@dataclass
 class RenderResult:
     components: list[RenderedComponent] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
+    validation: ValidationReport | None = None
 
     def text(self) -> str:
         return "".join(c.text() for c in self.components)
@@ -168,8 +228,12 @@ def render(
     out_dir: Path | None = None,
     lock: VersionLock | None = None,
     plan: Plan | None = None,
+    validate: bool = False,
 ) -> RenderResult:
-    """Render the plan; with ``out_dir`` also write ``NN-<component>.yaml`` (NN = apply order)."""
+    """Render the plan; with ``out_dir`` also write ``NN-<component>.yaml`` (NN = apply order).
+
+    ``validate``: also check every rendered object offline in strict mode (see validate_rendered) into
+    ``result.validation``; the files are written either way, so failures can be inspected."""
     rep: Reporter = reporter or reporting.NullReporter()
     the_plan = plan or build_plan(spec, only=only, skip=skip)
     ctx = make_render_context(spec, sources, rep, lock)
@@ -186,7 +250,86 @@ def render(
             path.write_text(c.text(), encoding="utf-8")
             result.written.append(path)
         result.removed = _remove_stale(out_dir, {p.name for p in result.written})
+    if validate:
+        result.validation = validate_rendered(result.components, spec=spec, sources=ctx.sources, reporter=rep)
     return result
+
+
+def _is_crd(obj: KubeObject) -> bool:
+    return obj.get("kind") == "CustomResourceDefinition" and str(obj.get("apiVersion", "")).startswith(
+        "apiextensions.k8s.io/"
+    )
+
+
+def crd_schemas_for(
+    components: Sequence[RenderedComponent],
+    *,
+    spec: PlatformSpec,
+    sources: SourceResolver,
+) -> tuple[CrdSchemas, int, int]:
+    """Schemas for the custom resources of ``components``: the CRDs the render itself contains (what
+    ``up`` applies) and, only when some custom resource kind is not covered by them (e.g. ``--only
+    conference``), the pinned upstream CRD files through ``sources`` (bundle → cache → verified
+    download; honours --manifests-dir). Returns the schemas and the kind counts (rendered, pinned only)."""
+    from platformctl.drivers.schema import PLATFORM_CRD_FILES, CrdSchemas, crds_from_sources, has_core_schema
+
+    rendered = [o for c in components for o in c.objects if _is_crd(o)]
+    own = CrdSchemas(rendered)
+    objects = (o for c in components for o in c.objects)
+    wanted = {(str(o.get("apiVersion")), str(o.get("kind"))) for o in objects}
+    k8s = sources.lock.kubernetes.version
+    if all(has_core_schema(*k, k8s) for k in wanted - own.keys()):
+        return own, len(own.keys()), 0
+    versions = {name: c.version for name, c in spec.components.items()}
+    pinned = crds_from_sources(sources.lock, sources, versions, files=PLATFORM_CRD_FILES)
+    merged = CrdSchemas(pinned + rendered)  # later wins: the rendered copy is what the cluster gets
+    return merged, len(own.keys()), len(merged.keys() - own.keys())
+
+
+def validate_rendered(
+    components: Sequence[RenderedComponent],
+    *,
+    spec: PlatformSpec,
+    sources: SourceResolver,
+    reporter: Reporter | None = None,
+) -> ValidationReport:
+    """Strict offline validation of every rendered object: core kinds with kubernetes-validate for the
+    lock's Kubernetes minor, custom resources with jsonschema against their CRD (unknown fields are
+    errors). Kinds with no schema and CRD paths that accept anything are reported, never passed silently."""
+    from platformctl.drivers.schema import check_object, describe_object
+
+    rep: Reporter = reporter or reporting.NullReporter()
+    started = time.monotonic()
+    k8s = sources.lock.kubernetes.version
+    schemas, n_rendered, n_pinned = crd_schemas_for(components, spec=spec, sources=sources)
+    report = ValidationReport(
+        kubernetes_version=k8s, crd_kinds_rendered=n_rendered, crd_kinds_pinned=n_pinned
+    )
+    for comp in components:
+        reporting.start(rep, comp.name, "validating")
+        cv = ComponentValidation(name=comp.name, objects=len(comp.objects))
+        for obj in comp.objects:
+            found = check_object(obj, schemas=schemas, kubernetes_version=k8s)
+            label = describe_object(obj)
+            if found is None:
+                cv.no_schema.append(label)
+            elif found:
+                cv.invalid += 1
+                cv.errors.extend(f"{label}: {e}" for e in found)
+            else:
+                cv.valid += 1
+            key = (str(obj.get("apiVersion")), str(obj.get("kind")))
+            if key in schemas and f"{key[0]} {key[1]}" not in cv.free_form:
+                paths = schemas.free_form(key)
+                if paths:
+                    cv.free_form[f"{key[0]} {key[1]}"] = paths
+        report.components.append(cv)
+        if cv.errors:
+            reporting.fail(rep, comp.name, f"{cv.invalid} of {cv.objects} objects invalid")
+        else:
+            reporting.finish(rep, comp.name, f"{cv.valid} of {cv.objects} objects valid")
+    report.seconds = time.monotonic() - started
+    return report
 
 
 def _remove_stale(out_dir: Path, keep: set[str]) -> list[Path]:
