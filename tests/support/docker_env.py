@@ -59,7 +59,7 @@ def probe_daemon(endpoint: Endpoint | None = None) -> DockerDaemon | str:
         version = client.version()
         info = client.info()
     except (ClusterError, UsageError) as exc:
-        return f"no reachable Docker daemon: {exc.message} (start dockerd)"
+        return f"no reachable Docker daemon: {exc.message} (start dockerd, or fix access to its socket)"
     return DockerDaemon(cli, ep, version, info)
 
 
