@@ -110,21 +110,24 @@ def test_edit_by_another_actor_to_a_field_we_own_is_reapplied(engine: Engine) ->
 
 def test_removed_value_and_removed_label_are_reapplied(engine: Engine) -> None:
     ns = unique("skip-removed")
-    docs = [namespace(ns), configmap("cm", ns, {"k": "v", "gone": "soon"})]
+    docs = [namespace(ns), configmap("cm", ns, {"k": "v", "gone": "soon"}, annotations={"a": "1"})]
     actions(engine, docs)
     other_manager_merge_patch(
-        engine,
-        "ConfigMap",
-        ns,
-        "cm",
-        {"data": {"gone": None}, "metadata": {"labels": {"platformctl.io/component": None}}},
+        engine, "ConfigMap", ns, "cm", {"data": {"gone": None}, "metadata": {"annotations": {"a": None}}}
     )
     rec = Recorder(engine)
-    # without the component label the object is not in our LIST: the apply (200) says "configured"
     assert actions(engine, docs) == ["unchanged", "configured"]
     live = engine.get("v1", "ConfigMap", "cm", ns)
-    assert live is not None and live["data"]["gone"] == "soon"
-    assert live["metadata"]["labels"]["platformctl.io/component"] == COMPONENT
+    assert live is not None and live["data"]["gone"] == "soon" and live["metadata"]["annotations"]["a"] == "1"
+    assert len(rec.writes) == 1
+    # without the component label the object is not in our LIST: the apply (200) says "configured"
+    other_manager_merge_patch(
+        engine, "ConfigMap", ns, "cm", {"metadata": {"labels": {"platformctl.io/component": None}}}
+    )
+    rec.clear()
+    assert actions(engine, docs) == ["unchanged", "configured"]
+    live = engine.get("v1", "ConfigMap", "cm", ns)
+    assert live is not None and live["metadata"]["labels"]["platformctl.io/component"] == COMPONENT
     assert len(rec.writes) == 1
 
 
@@ -163,10 +166,11 @@ def test_unlabelled_existing_object_is_configured_not_created(engine: Engine) ->
     actions(engine, [namespace(ns)])
     info = engine.mapper.resolve("v1", "ConfigMap")
     engine.api.request("POST", info.path(ns), body=configmap("theirs", ns, {"k": "v"}))
-    assert actions(engine, [namespace(ns), configmap("theirs", ns, {"k": "v"})]) == [
-        "unchanged",
-        "configured",
-    ]
+    docs = [namespace(ns), configmap("theirs", ns, {"k": "v"})]
+    # a dry run compares with the unlabelled object (our labels would be added): not "created"
+    assert actions(engine, docs, dry_run=True) == ["unchanged", "configured"]
+    assert "labels" not in (engine.get("v1", "ConfigMap", "theirs", ns) or {})["metadata"]
+    assert actions(engine, docs) == ["unchanged", "configured"]
 
 
 def test_unchanged_established_crd_is_not_waited_for_again(engine: Engine) -> None:

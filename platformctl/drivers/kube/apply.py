@@ -389,18 +389,14 @@ class Applier:
         return found
 
     def _live(
-        self, info: ResourceInfo, namespace: str | None, name: str, deadline: float, *, dry_run: bool
+        self, info: ResourceInfo, namespace: str | None, name: str, deadline: float
     ) -> tuple[bool, dict[str, Any] | None]:
         """(known, live): ``known`` False means "not among our labelled objects" (it may still exist
         unlabelled); the apply's 201/200 answer then tells created from configured."""
         listed = self._listed_kind(info, deadline)
         if listed is not None:
             hit = listed.get((namespace or "", name))
-            if hit is not None:
-                return True, hit
-            if not dry_run:
-                return False, None
-        # dry-run compares against the live object, so it needs it (also when unlabelled)
+            return (True, hit) if hit is not None else (False, None)
         return True, self._get(info, namespace, name, deadline)
 
     def apply_all(
@@ -492,7 +488,7 @@ class Applier:
         if dry_run and namespace in new_namespaces:
             return ObjectResult(api_version, kind, namespace, name, "created")
         md.setdefault("annotations", {})[SPEC_HASH_KEY] = spec_hash(obj)
-        known, live = self._live(info, namespace, name, deadline, dry_run=dry_run)
+        known, live = self._live(info, namespace, name, deadline)
         self._established_unchanged = crd_established(live)
         if not force_conflicts and up_to_date(live, obj):
             # --force-conflicts always sends: it exists to take ownership of contested fields
@@ -542,10 +538,14 @@ class Applier:
                 f"apply {where} failed: {exc.status} {exc.reason}: {exc.server_message}"
             ) from exc
         action: Action
-        if not known:
+        if not known and (status == 201 or not dry_run):
             # not among our labelled objects: 201 = the apply created it, 200 = it existed unlabelled
             action = "created" if status == 201 else "configured"
             self._established_unchanged = False
+        elif not known:
+            # dry-run of an unlabelled existing object: compare with it, as below
+            live = self._get(info, namespace, name, deadline)
+            action = "unchanged" if comparable(applied) == comparable(live) else "configured"
         elif live is None:
             action = "created"
         elif dry_run:
