@@ -120,25 +120,15 @@ def test_job_complete_and_failed_job_fails_at_once(fake_engine: tuple[FakeApiSer
     }
     eng.apply([namespace(ns), job], component="t")
     eng.wait_job(ns, "ok", timeout=10)
-    fake.never_ready("Job", ns, "bad")
+    # the fake's job controller fails it like a real one: a failed pod, status.failed, Failed condition
+    fake.never_ready("Job", ns, "bad", reason="Error")
     eng.apply([{**job, "metadata": {"name": "bad", "namespace": ns}}], component="t")
-    info = eng.mapper.resolve("batch/v1", "Job")
-    failed = {
-        "type": "Failed",
-        "status": "True",
-        "reason": "BackoffLimitExceeded",
-        "message": "Job has reached the specified backoff limit",
-    }
-    eng.api.request(
-        "PATCH",
-        info.path(ns, "bad", "status"),
-        body={"status": {"conditions": [failed]}},
-        content_type="application/merge-patch+json",
-    )
     started = time.monotonic()
     with pytest.raises(NotReadyError, match=f"Job {ns}/bad failed: .*BackoffLimitExceeded"):
         eng.wait_job(ns, "bad", timeout=30)
     assert time.monotonic() - started < 5  # failure is final: no waiting for the deadline
+    bad = fake.get("Job", "bad", ns)
+    assert bad is not None and bad["status"]["failed"] == 7  # default backoffLimit 6, plus one
 
 
 def test_wait_ready_returns_status_url(fake_engine: tuple[FakeApiServer, Engine]) -> None:
@@ -174,6 +164,7 @@ def test_webhook_endpoints_wait(fake_engine: tuple[FakeApiServer, Engine]) -> No
 
 def test_crds_are_waited_for_before_their_resources(kube_target: KubeTarget) -> None:
     requires_fake(kube_target)
+    # the fake serves a CRD's resources only once its controller set Established (here after 0.6 s)
     with FakeApiServer(latency={"CustomResourceDefinition": 0.6}) as fake:
         eng = _engine(fake)
         group = "late.platformctl.example.com"
@@ -182,10 +173,19 @@ def test_crds_are_waited_for_before_their_resources(kube_target: KubeTarget) -> 
             "kind": "Widget",
             "metadata": {"name": "w", "namespace": "default"},
         }
-        started = time.monotonic()
         report = eng.apply([crd(group, "Widget", "widgets"), widget], component="t", timeout=10)
         assert [r.action for r in report.results] == ["created", "created"]
-        assert time.monotonic() - started >= 0.5  # the Widget waited for its CRD to be Established
+        log = list(fake.requests)
+        # the engine read the CRD's Established condition (a watch or a GET of it) ...
+        crd_reads = [
+            i
+            for i, r in enumerate(log)
+            if r.method == "GET" and "/customresourcedefinitions" in r.path and r.status == 200
+        ]
+        group_requests = [i for i, r in enumerate(log) if r.path.startswith(f"/apis/{group}/")]
+        assert crd_reads and group_requests and max(crd_reads) < min(group_requests), log
+        # ... and only then touched the Widget's API: never a 404 from a group not served yet
+        assert [log[i] for i in group_requests if log[i].status == 404] == []
         crd_obj = eng.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"widgets.{group}")
         assert crd_obj is not None
         assert any(

@@ -347,7 +347,9 @@ def apply(
         if owned:
             kept[id(entry)] = owned
     still_owned: FieldSet = set().union(*kept.values()) if kept else set()
-    for p in sorted(old_set - new_set - still_owned, key=len, reverse=True):
+    # deepest first; at equal depth a list item's "." before its fields, so that the item goes whole
+    # (removing its key field first would leave an item the "." entry no longer matches)
+    for p in sorted(old_set - new_set - still_owned, key=lambda p: (len(p), p[-1] == "."), reverse=True):
         if p[-1] == "." and any(q[: len(p) - 1] == p[:-1] for q in still_owned | new_set):
             continue  # someone still owns fields of this list item
         remove_path(merged, p)
@@ -402,7 +404,17 @@ def record_update(
     entries: list[dict[str, Any]] = []
     if old is not None:
         old_body = body(old)
-        changed = {p for p in new_leaves if get_path(old_body, p) != get_path(new_body, p)}
+        # A list item itself (its "." entry) changes hands only when it is added: editing a field of
+        # an item takes that field, not the item (structured-merge-diff compares values, not items).
+        changed = {
+            p
+            for p in new_leaves
+            if (
+                not get_path(old_body, p)[0]
+                if p[-1] == "."
+                else get_path(old_body, p) != get_path(new_body, p)
+            )
+        }
         gone = leaves(old_body, keyed) - new_leaves
         entries = [dict(e) for e in (old.get("metadata") or {}).get("managedFields") or []]
     out: list[dict[str, Any]] = []

@@ -35,6 +35,10 @@ READY_KINDS = {
     ("cert-manager.io", "ClusterIssuer"),
 }
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+# never_ready reasons that leave a pod waiting forever: a Job with such a pod stays active (a real
+# Job only fails on its backoffLimit, which needs pods that run and fail); any other reason fails it
+STUCK_REASONS = {"ImagePullBackOff", "ErrImagePull", "Unschedulable"}
+JOB_BACKOFF_MESSAGE = "Job has reached the specified backoff limit"
 
 DEFAULT_MESSAGES = {
     "ImagePullBackOff": 'Back-off pulling image "{image}"',
@@ -85,6 +89,54 @@ def _template_hash(obj: dict[str, Any]) -> str:
     return _short_hash(template, n=10)
 
 
+def _isvc_traffic(
+    rev: str, canary: Any, pred: dict[str, Any], isvc: dict[str, Any], host: str
+) -> list[dict[str, Any]]:
+    """The predictor's Knative traffic as KServe sets it (pkg/controller/v1beta1/inferenceservice/
+    reconcilers/knative/ksvc_reconciler.go): with canaryTrafficPercent and a rolled-out revision,
+    P% to the latest revision and the rest to the last rolled-out one, tagged "prev"; otherwise 100%
+    to the latest. The latest target is tagged "latest" only with the enable-tag-routing annotation.
+    Knative reports each tagged target with its own URL, `<tag>-<host>`."""
+    rolled_out = pred.get("latestRolledoutRevision") or ""
+    tag_latest = ((isvc.get("metadata") or {}).get("annotations") or {}).get(
+        "serving.kserve.io/enable-tag-routing"
+    ) == "true"
+    percent = int(canary) if isinstance(canary, int) and rolled_out else 100
+    latest: dict[str, Any] = {"revisionName": rev, "latestRevision": True, "percent": percent}
+    if tag_latest:
+        latest.update(tag="latest", url=f"http://latest-{host}")
+    targets = [latest]
+    if percent < 100:
+        targets.append(
+            {
+                "revisionName": rolled_out,
+                "latestRevision": False,
+                "percent": 100 - percent,
+                "tag": "prev",
+                "url": f"http://prev-{host}",
+            }
+        )
+    return targets
+
+
+def _track_rollout(pred: dict[str, Any], rev: str) -> None:
+    """KServe's PropagateStatus: a ready latest revision at 100% becomes latestRolledoutRevision
+    (the one before it previousRolledoutRevision); a canary split over that same revision (a
+    rollback request) moves latestRolledoutRevision back to the previous one."""
+    for t in pred["traffic"]:
+        if t["revisionName"] != rev or not t["latestRevision"]:
+            continue
+        if pred.get("latestRolledoutRevision") != rev:
+            if t["percent"] == 100:
+                if pred.get("latestRolledoutRevision"):
+                    pred["previousRolledoutRevision"] = pred["latestRolledoutRevision"]
+                pred["latestRolledoutRevision"] = rev
+        elif t["percent"] < 100 and pred.get("previousRolledoutRevision"):
+            on_rev = sum(x["percent"] for x in pred["traffic"] if x["revisionName"] == rev)
+            if on_rev == 100:
+                pred["latestRolledoutRevision"] = pred["previousRolledoutRevision"]
+
+
 class Controllers:
     def __init__(
         self, store: Store, registry: Registry, latency: dict[str, float] | None, enabled: bool
@@ -105,6 +157,8 @@ class Controllers:
         self._cluster_ip = itertools.count(10)
         self._node_port = itertools.count(30000)
         self._thread: threading.Thread | None = None
+        # InferenceService uid -> (hash of the predictor template, Knative revision number)
+        self._revisions: dict[str, tuple[str, int]] = {}
         store.listeners.append(self._on_change)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -262,6 +316,7 @@ class Controllers:
         self._ensure_pods(rt, obj, replicas, failure)
         gen = meta.get("generation", 1)
         ready = 0 if failure else replicas
+        job_fails = rt.kind == "Job" and failure is not None and failure.reason not in STUCK_REASONS
 
         def fn(o: dict[str, Any]) -> None:
             st: dict[str, Any] = o.setdefault("status", {})
@@ -280,7 +335,17 @@ class Controllers:
                 else:
                     st.pop("numberUnavailable", None)
             elif rt.kind == "Job":
-                if failure:
+                if job_fails:
+                    # what the job controller records once failed pods exceed spec.backoffLimit
+                    st.pop("active", None)
+                    st.update(
+                        failed=int(spec.get("backoffLimit", 6)) + 1,
+                        ready=0,
+                        startTime=st.get("startTime") or now_rfc3339(),
+                    )
+                    for ctype in ("FailureTarget", "Failed"):
+                        set_condition(st, ctype, "True", "BackoffLimitExceeded", JOB_BACKOFF_MESSAGE)
+                elif failure:
                     st.update(active=1, ready=0)
                 else:
                     st.pop("active", None)
@@ -444,7 +509,37 @@ class Controllers:
                 uid=pod_uid_hint,
             )
             failure.message = failure.message or message
-            if failure.reason == "Unschedulable":
+            if rt.kind == "Job" and failure.reason not in STUCK_REASONS:
+                # the container ran and exited 1 (restartPolicy Never/OnFailure alike end here)
+                ip = next(self._ip)
+                status["podIP"] = f"10.244.{ip // 250}.{ip % 250 + 1}"
+                status["phase"] = "Failed"
+                status["conditions"] = [
+                    {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+                    {"type": "Ready", "status": "False", "reason": "PodFailed", "lastTransitionTime": now},
+                ]
+                status["containerStatuses"] = [
+                    {
+                        "name": first.get("name"),
+                        "image": first.get("image"),
+                        "imageID": "",
+                        "ready": False,
+                        "started": False,
+                        "restartCount": 0,
+                        "state": {
+                            "terminated": {
+                                "exitCode": 1,
+                                "reason": "Error",
+                                "startedAt": now,
+                                "finishedAt": now,
+                            }
+                        },
+                    }
+                ]
+                self.logs[(ns, pod_name)] = (
+                    failure.logs or f"Error: {first.get('name')} exited with status 1\n"
+                )
+            elif failure.reason == "Unschedulable":
                 status["phase"] = "Pending"
                 status["conditions"] = [
                     {
@@ -514,7 +609,10 @@ class Controllers:
 
     def _warn(self, owner: dict[str, Any], pod: dict[str, Any], failure: NeverReady) -> None:
         """Warning Events as the kubelet / scheduler would record them, for the pod and its owner."""
-        ns = pod["metadata"]["namespace"]
+        if owner.get("kind") == "Job" and failure.reason not in STUCK_REASONS:
+            # the job controller's event on the Job; the pod itself just ended Failed
+            self._event(owner, "job-controller", "BackoffLimitExceeded", JOB_BACKOFF_MESSAGE)
+            return
         component = "default-scheduler" if failure.reason == "Unschedulable" else "kubelet"
         reason = {
             "Unschedulable": "FailedScheduling",
@@ -522,36 +620,40 @@ class Controllers:
             "ImagePullBackOff": "Failed",
             "ErrImagePull": "Failed",
         }.get(failure.reason, failure.reason)
-        events_rt = self._rt("", "events")
-        for target, kind in ((pod, "Pod"), (owner, owner.get("kind", ""))):
-            tmeta = target["metadata"]
-            now = now_rfc3339()
-            self.store.create(
-                events_rt,
-                {
-                    "apiVersion": "v1",
-                    "kind": "Event",
-                    "metadata": {
-                        "name": f"{tmeta['name']}.{_short_hash(tmeta['name'], str(time.monotonic_ns()))}",
-                        "namespace": ns,
-                    },
-                    "involvedObject": {
-                        "kind": kind,
-                        "name": tmeta["name"],
-                        "namespace": ns,
-                        "uid": tmeta.get("uid", ""),
-                        "apiVersion": target.get("apiVersion", "v1"),
-                    },
-                    "reason": reason,
-                    "message": failure.message or failure.reason,
-                    "type": "Warning",
-                    "count": 5,
-                    "firstTimestamp": now,
-                    "lastTimestamp": now,
-                    "source": {"component": component},
-                    "reportingComponent": component,
+        for target in (pod, owner):
+            self._event(target, component, reason, failure.message or failure.reason)
+
+    def _event(self, target: dict[str, Any], component: str, reason: str, message: str) -> None:
+        """A Warning Event about `target`, as `component` records it."""
+        tmeta = target["metadata"]
+        ns = tmeta["namespace"]
+        now = now_rfc3339()
+        self.store.create(
+            self._rt("", "events"),
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {
+                    "name": f"{tmeta['name']}.{_short_hash(tmeta['name'], str(time.monotonic_ns()))}",
+                    "namespace": ns,
                 },
-            )
+                "involvedObject": {
+                    "kind": target.get("kind", "Pod"),
+                    "name": tmeta["name"],
+                    "namespace": ns,
+                    "uid": tmeta.get("uid", ""),
+                    "apiVersion": target.get("apiVersion", "v1"),
+                },
+                "reason": reason,
+                "message": message,
+                "type": "Warning",
+                "count": 5,
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "source": {"component": component},
+                "reportingComponent": component,
+            },
+        )
 
     def pod_log(self, ns: str, name: str, query: dict[str, str]) -> str:
         if self.store.get(self._rt("", "pods"), ns, name) is None:
@@ -654,6 +756,22 @@ class Controllers:
                 return str(key)
         return DEFAULT_DOMAIN
 
+    def _predictor_revision(self, isvc: dict[str, Any]) -> int:
+        """Knative makes a new revision when the predictor's template changes; canaryTrafficPercent
+        only routes traffic, so changing it alone keeps the revision."""
+        pred = {
+            k: v
+            for k, v in ((isvc.get("spec") or {}).get("predictor") or {}).items()
+            if k != "canaryTrafficPercent"
+        }
+        digest = _short_hash(json.dumps(pred, sort_keys=True), n=16)
+        uid = isvc["metadata"]["uid"]
+        seen, number = self._revisions.get(uid, ("", 0))
+        if seen != digest:
+            number += 1
+            self._revisions[uid] = (digest, number)
+        return number
+
     def _ready_kind(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
         ns, name = meta.get("namespace", ""), meta["name"]
@@ -678,16 +796,23 @@ class Controllers:
                 for c in ("ConfigurationsReady", "RoutesReady"):
                     set_condition(st, c, ok, reason, message)
             elif rt.kind == "InferenceService":
-                rev = f"{name}-predictor-{gen:05d}"
+                rev = f"{name}-predictor-{self._predictor_revision(o):05d}"
                 st["url"] = f"http://{name}.{ns}.{domain}"
                 st["address"] = {"url": f"http://{name}-predictor.{ns}.svc.cluster.local"}
+                old_pred = (st.get("components") or {}).get("predictor") or {}
                 predictor: dict[str, Any] = {
                     "url": f"http://{name}-predictor.{ns}.{domain}",
                     "latestCreatedRevision": rev,
                 }
+                for kept in ("latestRolledoutRevision", "previousRolledoutRevision"):
+                    if old_pred.get(kept):
+                        predictor[kept] = old_pred[kept]
                 if not failure:
                     predictor["latestReadyRevision"] = rev
-                    predictor["traffic"] = [{"revisionName": rev, "latestRevision": True, "percent": 100}]
+                    canary = ((o.get("spec") or {}).get("predictor") or {}).get("canaryTrafficPercent")
+                    host = f"{name}-predictor.{ns}.{domain}"
+                    predictor["traffic"] = _isvc_traffic(rev, canary, predictor, o, host)
+                    _track_rollout(predictor, rev)
                 st["components"] = {"predictor": predictor}
                 st["modelStatus"] = {
                     "transitionStatus": "BlockedByFailedLoad" if failure else "UpToDate",

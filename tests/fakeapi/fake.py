@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, SupportsIndex
+from urllib.parse import parse_qs
 
 from tests.fakeapi.controllers import Controllers, NeverReady
 from tests.fakeapi.faults import Fault, FaultSet
@@ -17,6 +19,54 @@ from tests.fakeapi.store import Store
 
 CONTEXT = "fake"
 TOKEN = "fake-token"
+
+
+class RequestRecord(tuple[str, str]):
+    """One logged request. It unpacks and compares as ``(method, path)`` (what older callers use);
+    ``query`` (the raw query string) and ``status`` (the HTTP answer, None for a reset) tell a watch
+    from a list and a 404 from a 200."""
+
+    query: str
+    status: int | None
+
+    def __new__(cls, method: str, path: str, query: str = "") -> RequestRecord:
+        rec = super().__new__(cls, (method, path))
+        rec.query = query
+        rec.status = None
+        return rec
+
+    @property
+    def method(self) -> str:
+        return self[0]
+
+    @property
+    def path(self) -> str:
+        return self[1]
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {k: v[-1] for k, v in parse_qs(self.query, keep_blank_values=True).items()}
+
+    @property
+    def is_watch(self) -> bool:
+        return self.params.get("watch", "").lower() in ("true", "1")
+
+    def __repr__(self) -> str:
+        q = f"?{self.query}" if self.query else ""
+        return f"RequestRecord({self[0]} {self[1]}{q} -> {self.status})"
+
+
+class RequestLog(list[RequestRecord]):
+    """The request log; `count`/`index` accept plain ``(method, path)`` tuples too."""
+
+    def count(self, value: object) -> int:
+        return sum(1 for r in self if r == value)
+
+    def index(self, value: object, start: SupportsIndex = 0, stop: SupportsIndex = sys.maxsize) -> int:
+        for i in range(len(self))[start:stop]:
+            if self[i] == value:
+                return i
+        raise ValueError(f"{value!r} is not in the request log")
 
 
 class FakeApiServer:
@@ -33,7 +83,7 @@ class FakeApiServer:
         self.faults = FaultSet()
         self.token = token
         self._log_lock = threading.Lock()
-        self.requests: list[tuple[str, str]] = []
+        self.requests = RequestLog()
         # (type, namespace, name, manager, subresource) -> (spec revision, sha256 of the applied body)
         self.apply_memo: dict[tuple[tuple[str, str], str, str, str, str], tuple[int | None, str]] = {}
         self._httpd = _Server(("127.0.0.1", 0), Handler)
@@ -94,9 +144,11 @@ class FakeApiServer:
 
     # -- requests log ----------------------------------------------------------------------
 
-    def _record(self, method: str, path: str) -> None:
+    def _record(self, method: str, path: str, query: str = "") -> RequestRecord:
+        rec = RequestRecord(method, path, query)
         with self._log_lock:
-            self.requests.append((method, path))
+            self.requests.append(rec)
+        return rec
 
     @property
     def request_count(self) -> int:
@@ -104,7 +156,7 @@ class FakeApiServer:
 
     def reset_request_log(self) -> None:
         with self._log_lock:
-            self.requests = []
+            self.requests = RequestLog()
 
     # -- faults and failures ---------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Resource types the fake serves, and the discovery documents built from them.
 
-Built-in kinds are a fixed table; custom resources are learned from CustomResourceDefinitions when
-they are created and forgotten when the CRD is deleted (the real apiserver does the same through
+Built-in kinds are a fixed table; custom resources are learned from CustomResourceDefinitions once
+they are Established and forgotten when the CRD is deleted (the real apiserver does the same through
 its apiextensions server). Discovery JSON is cached and rebuilt only when the set of types changes.
 """
 
@@ -182,6 +182,8 @@ class Registry:
     def learn(self, rt: ResourceType) -> None:
         with self._lock:
             old = self._by_key.get(rt.key)
+            if old == rt:
+                return  # e.g. a status write to an Established CRD: keep the discovery cache
             if old is not None:
                 if old.builtin:
                     return  # a CRD cannot shadow a built-in type

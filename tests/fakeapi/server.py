@@ -27,7 +27,7 @@ from tests.fakeapi.resources import ResourceType
 from tests.fakeapi.selectors import field_matcher, label_matcher
 
 if TYPE_CHECKING:
-    from tests.fakeapi.fake import FakeApiServer
+    from tests.fakeapi.fake import FakeApiServer, RequestRecord
 
 VERSION_INFO = {
     "major": "1",
@@ -62,6 +62,12 @@ class Handler(BaseHTTPRequestHandler):
     wbufsize = 1 << 16
     disable_nagle_algorithm = True
     server: _Server
+    _logged: RequestRecord | None = None
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        if self._logged is not None:
+            self._logged.status = code  # the request log keeps each request's answer
+        super().send_response(code, message)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -111,7 +117,7 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        fake._record(method, path)
+        self._logged = fake._record(method, path, split.query)
         fault = fake.faults.take(method, path)
         if fault is not None:
             self._answer_fault(fault)

@@ -5,7 +5,8 @@ and readers serialise a snapshot without copying under the lock.
 
 Lifecycle rules that the real apiserver and its built-in controllers apply are here too, because
 they happen as part of writes: finalizers and deletionTimestamp, namespace termination, garbage
-collection of owned objects (background propagation), CRD registration in discovery.
+collection of owned objects (background propagation), CRD registration in discovery (once the
+simulated CRD controller has set Established=True).
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ class Store:
                 return obj
             stored = self._put(rt, obj, "ADDED")
             if rt.key == CRD_KEY:
-                self._learn_crd(stored)
+                self._serve_if_established(stored)
             return stored
 
     def replace(
@@ -203,7 +204,7 @@ class Store:
                 return new
             stored = self._put(rt, new, "MODIFIED")
             if rt.key == CRD_KEY:
-                self._learn_crd(stored)
+                self._serve_if_established(stored)
             return stored
 
     def mutate(
@@ -301,7 +302,12 @@ class Store:
                 f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group',
             )
 
-    def _learn_crd(self, crd: dict[str, Any]) -> None:
+    def _serve_if_established(self, crd: dict[str, Any]) -> None:
+        """Serve (or re-learn) a CRD's kind once it is Established, like the apiextensions server:
+        until the CRD controller sets Established=True its resource and discovery entry are 404."""
+        conditions = (crd.get("status") or {}).get("conditions") or []
+        if not any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+            return
         new_rt = resource_type_from_crd(crd)
         if new_rt is not None:
             self.registry.learn(new_rt)

@@ -205,3 +205,42 @@ def test_status_writes_do_not_disturb_spec_ownership(fake_api: FakeApiServer) ->
     with pytest.raises(ApiException) as info:
         apply(other, manager="someone-else")
     assert 'conflict with "platformctl": .spec.replicas' in status_of(info.value)["message"]
+
+
+def test_applier_keeps_list_items_another_manager_updates(fake_api: FakeApiServer) -> None:
+    apply = Applier(fake_api, "apps/v1", "Deployment")
+    body = deployment("web", image="web:v1")
+    body["spec"]["template"]["spec"]["containers"].append({"name": "sidecar", "image": "proxy:v1"})
+    apply(body)
+    item = 'k:{"name":"web"}'
+    containers = ("f:spec", "f:template", "f:spec", "f:containers")
+
+    def fields(obj: dict[str, Any], manager: str) -> dict[str, Any]:
+        node: dict[str, Any] = _managers(obj)[manager]["fieldsV1"]
+        for el in containers:
+            node = node[el]
+        return node
+
+    # the real apiserver's FieldsV1 for an applied keyed list item: the item itself (".") and its fields
+    created = fake_api.get("Deployment", "web", "default")
+    assert created is not None
+    assert fields(created, "platformctl")[item] == {".": {}, "f:image": {}, "f:name": {}}
+    # another manager (an Update, like `kubectl set image`) changes one field of that item
+    dynamic(fake_api).resources.get(api_version="apps/v1", kind="Deployment").patch(
+        name="web",
+        namespace="default",
+        body=[{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "web:v2"}],
+        content_type="application/json-patch+json",
+        field_manager="kubectl-set",
+    )
+    after = fake_api.get("Deployment", "web", "default")
+    assert after is not None
+    # it takes that field only; the item (".") and its other fields stay with the applier
+    assert fields(after, "kubectl-set") == {item: {"f:image": {}}}
+    assert fields(after, "platformctl")[item] == {".": {}, "f:name": {}}
+    # so the applier omitting the sidecar prunes it, but omitting nothing of "web" keeps "web"
+    body["spec"]["template"]["spec"]["containers"] = [{"name": "web"}]
+    pruned = apply(body)
+    names = [c["name"] for c in pruned["spec"]["template"]["spec"]["containers"]]
+    assert names == ["web"]
+    assert pruned["spec"]["template"]["spec"]["containers"][0]["image"] == "web:v2"

@@ -20,6 +20,7 @@ def _install_crd(fake: FakeApiServer, group: str, kind: str, plural: str, versio
     dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition").create(
         body=crd(group=group, kind=kind, plural=plural, versions=(version,), short_names=())
     )
+    assert fake.wait_idle()  # served once the CRD controller has set Established
     dyn.resources.invalidate_cache()
     return dyn.resources.get(api_version=f"{group}/{version}", kind=kind)
 
@@ -290,3 +291,85 @@ def test_template_change_replaces_the_pod_and_scale_to_zero_removes_it(fake_api:
     apps(fake_api).patch_namespaced_deployment("web", "default", {"spec": {"replicas": 0}})
     assert fake_api.wait_idle()
     assert fake_api.objects("Pod", "default") == []
+
+
+def _job(name: str, **spec: Any) -> dict[str, Any]:
+    template = {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "i"}]}}
+    return {"metadata": {"name": name}, "spec": {"template": template, **spec}}
+
+
+def test_never_ready_job_fails_with_backoff_limit_exceeded(fake_api: FakeApiServer) -> None:
+    fake_api.never_ready("Job", "default", "migrate", reason="Error", logs="boom\n")
+    batch(fake_api).create_namespaced_job("default", _job("migrate", backoffLimit=2))
+    assert fake_api.wait_idle()
+    job = fake_api.get("Job", "migrate", "default")
+    assert job is not None
+    st = job["status"]
+    # the job controller's view once failures exceed spec.backoffLimit
+    assert st["failed"] == 3 and "active" not in st and "succeeded" not in st
+    for ctype in ("FailureTarget", "Failed"):
+        cond = _conditions(job)[ctype]
+        assert (cond["status"], cond["reason"]) == ("True", "BackoffLimitExceeded")
+        assert cond["message"] == "Job has reached the specified backoff limit"
+    (pod,) = fake_api.objects("Pod", "default")
+    assert pod["status"]["phase"] == "Failed"
+    assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
+    assert core(fake_api).read_namespaced_pod_log(pod["metadata"]["name"], "default") == "boom\n"
+    events = core(fake_api).list_namespaced_event("default", field_selector="involvedObject.kind=Job").items
+    assert [(e.reason, e.source.component) for e in events] == [("BackoffLimitExceeded", "job-controller")]
+
+
+def test_never_ready_job_with_a_pull_error_stays_active(fake_api: FakeApiServer) -> None:
+    # a pod that never starts never fails: a real Job waits (no backoff), so does the fake's
+    fake_api.never_ready("Job", "default", "pull", reason="ImagePullBackOff")
+    batch(fake_api).create_namespaced_job("default", _job("pull"))
+    assert fake_api.wait_idle()
+    job = fake_api.get("Job", "pull", "default")
+    assert job is not None and job["status"]["active"] == 1 and "Failed" not in _conditions(job)
+
+
+def test_inference_service_canary_splits_traffic_like_kserve(fake_api: FakeApiServer) -> None:
+    isvc = _install_crd(fake_api, "serving.kserve.io", "InferenceService", "inferenceservices", "v1beta1")
+    body: dict[str, Any] = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "iris", "namespace": "default"},
+        "spec": {"predictor": {"model": {"storageUri": "gs://b/v1"}}},
+    }
+    isvc.create(body=body)
+
+    def predictor() -> dict[str, Any]:
+        assert fake_api.wait_idle()
+        got: dict[str, Any] = isvc.get(name="iris", namespace="default").to_dict()
+        return dict(got["status"]["components"]["predictor"])
+
+    first = predictor()
+    assert first["traffic"] == [
+        {"revisionName": "iris-predictor-00001", "latestRevision": True, "percent": 100}
+    ]
+    assert first["latestRolledoutRevision"] == "iris-predictor-00001"
+    # a new model with canaryTrafficPercent: the last rolled-out revision keeps 100-P, tagged "prev"
+    body["spec"]["predictor"] = {"canaryTrafficPercent": 10, "model": {"storageUri": "gs://b/v2"}}
+    isvc.patch(body=body, content_type="application/merge-patch+json")
+    canary = predictor()
+    assert canary["traffic"] == [
+        {"revisionName": "iris-predictor-00002", "latestRevision": True, "percent": 10},
+        {
+            "revisionName": "iris-predictor-00001",
+            "latestRevision": False,
+            "percent": 90,
+            "tag": "prev",
+            "url": "http://prev-iris-predictor.default.127.0.0.1.sslip.io",
+        },
+    ]
+    assert canary["latestReadyRevision"] == canary["latestCreatedRevision"] == "iris-predictor-00002"
+    assert canary["latestRolledoutRevision"] == "iris-predictor-00001"
+    # promotion (canaryTrafficPercent removed): same revision, now 100 %, and the rollout is recorded
+    del body["spec"]["predictor"]["canaryTrafficPercent"]
+    isvc.replace(body={**body, "metadata": {**body["metadata"], "resourceVersion": None}})
+    promoted = predictor()
+    assert promoted["traffic"] == [
+        {"revisionName": "iris-predictor-00002", "latestRevision": True, "percent": 100}
+    ]
+    assert promoted["latestRolledoutRevision"] == "iris-predictor-00002"
+    assert promoted["previousRolledoutRevision"] == "iris-predictor-00001"

@@ -1,8 +1,9 @@
-"""Discovery: built-in groups, and CRDs learned on create / forgotten on delete."""
+"""Discovery: built-in groups, and CRDs learned once Established / forgotten on delete."""
 
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -69,6 +70,7 @@ def test_crd_is_learned_then_forgotten(fake_api: FakeApiServer) -> None:
     dyn = dynamic(fake_api)
     crds = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
     crds.create(body=crd(versions=("v1", "v1beta1")))
+    assert fake_api.wait_idle()  # the CRD controller sets Established
     resources = {r["name"]: r for r in _get(fake_api, "/apis/example.com/v1")["resources"]}
     assert resources["widgets"]["shortNames"] == ["wd"]
     assert resources["widgets"]["namespaced"] is True
@@ -103,6 +105,7 @@ def test_cluster_scoped_crd(fake_api: FakeApiServer) -> None:
     dyn = dynamic(fake_api)
     crds = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
     crds.create(body=crd(group="ops.example.com", kind="Knob", plural="knobs", scope="Cluster", status=False))
+    assert fake_api.wait_idle()
     resources = {r["name"]: r for r in _get(fake_api, "/apis/ops.example.com/v1")["resources"]}
     assert resources["knobs"]["namespaced"] is False
     assert "knobs/status" not in resources
@@ -121,6 +124,37 @@ def test_crd_gets_established(fake_api: FakeApiServer) -> None:
     conds = {c["type"]: c["status"] for c in got["status"]["conditions"]}
     assert conds == {"NamesAccepted": "True", "Established": "True"}
     assert got["status"]["acceptedNames"]["kind"] == "Widget"
+
+
+def test_custom_resources_are_404_until_the_crd_is_established() -> None:
+    with FakeApiServer(latency={"CustomResourceDefinition": 0.5}) as fake:
+        dyn = dynamic(fake)
+        crds = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
+        crds.create(body=crd())
+        # like the apiextensions server: neither discovery nor the resource until Established=True
+        assert _status(fake, "/apis/example.com/v1") == 404
+        assert _status(fake, "/apis/example.com/v1/namespaces/default/widgets") == 404
+        assert "example.com" not in {g["name"] for g in _get(fake, "/apis")["groups"]}
+        assert not (crds.get(name="widgets.example.com").to_dict().get("status") or {}).get("conditions")
+        assert fake.wait_idle()
+        assert _status(fake, "/apis/example.com/v1") == 200
+        assert _get(fake, "/apis/example.com/v1/namespaces/default/widgets")["items"] == []
+
+
+def test_no_crd_controller_means_never_served() -> None:
+    with FakeApiServer(controllers=False) as fake:
+        dyn = dynamic(fake)
+        crds = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
+        crds.create(body=crd())
+        time.sleep(0.1)
+        assert _status(fake, "/apis/example.com/v1") == 404
+        # whoever sets Established (here: by hand, through /status) makes it served
+        established = {"type": "Established", "status": "True", "reason": "InitialNamesAccepted"}
+        crds.status.patch(
+            body={"metadata": {"name": "widgets.example.com"}, "status": {"conditions": [established]}},
+            content_type="application/merge-patch+json",
+        )
+        assert _status(fake, "/apis/example.com/v1") == 200
 
 
 def test_invalid_crd_name_is_rejected(fake_api: FakeApiServer) -> None:

@@ -7,7 +7,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from tests.fakeapi import FakeApiServer, Fault
-from tests.fakeapi_tests.kube import core, status_of
+from tests.fakeapi_tests.kube import core, status_of, watcher
 
 
 def test_5xx_fault_fails_count_requests_then_clears(fake_api: FakeApiServer) -> None:
@@ -88,6 +88,27 @@ def test_request_log(fake_api: FakeApiServer) -> None:
     assert fake_api.request_count == 2
     fake_api.reset_request_log()
     assert fake_api.request_count == 0
+
+
+def test_request_log_keeps_query_and_answer(fake_api: FakeApiServer) -> None:
+    fake_api.reset_request_log()
+    v1 = core(fake_api)
+    v1.list_namespaced_config_map("default", label_selector="app=x")
+    list(watcher().stream(v1.list_namespaced_config_map, "default", timeout_seconds=1))
+    with pytest.raises(ApiException):
+        v1.read_namespaced_config_map("missing", "default")
+    listed, watched, missing = fake_api.requests
+    # a list and a watch share the path; the query tells them apart
+    assert listed == watched == ("GET", "/api/v1/namespaces/default/configmaps")
+    assert (listed.is_watch, watched.is_watch) == (False, True)
+    assert listed.params == {"labelSelector": "app=x"} and watched.params["timeoutSeconds"] == "1"
+    assert (listed.status, watched.status, missing.status) == (200, 200, 404)
+    method, path = missing  # still unpacks as (method, path)
+    assert (
+        (method, path)
+        == (missing.method, missing.path)
+        == ("GET", "/api/v1/namespaces/default/configmaps/missing")
+    )
 
 
 def test_wrong_token_is_unauthorized(fake_api: FakeApiServer, tmp_path: object) -> None:

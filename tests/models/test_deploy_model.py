@@ -114,7 +114,20 @@ def test_canary_keeps_previous_revision(cluster: Cluster) -> None:
     assert pred["model"]["storageUri"] == IRIS_URI + "-2"
     assert pred["model"]["modelFormat"]["name"] == "sklearn"  # inherited from the running model
     assert obj["metadata"]["generation"] == 2
-    assert json.loads(out)["canaryTrafficPercent"] == 10
+    data = json.loads(out)
+    assert data["canaryTrafficPercent"] == 10
+    # the fake's KServe splits like the real one: P% to the new revision, the rest to the rolled-out one
+    split = [(t["revisionName"], t["percent"], t.get("tag")) for t in data["traffic"]]
+    assert split == [("sklearn-iris-predictor-00002", 10, None), ("sklearn-iris-predictor-00001", 90, "prev")]
+    listed = run_main([*cluster.args, "models", "list", "-o", "json"], env=cluster.env)
+    assert listed.exit_code == 0, listed.stderr
+    (row,) = json.loads(listed.stdout)
+    assert [(t["revisionName"], t["percent"]) for t in row["traffic"]] == [
+        ("sklearn-iris-predictor-00002", 10),
+        ("sklearn-iris-predictor-00001", 90),
+    ]
+    table = run_main([*cluster.args, "models", "list"], env={**cluster.env, "COLUMNS": "200"})
+    assert "sklearn-iris-predictor-00002:10% (latest) sklearn-iris-predictor-00001:90%" in table.stdout
 
 
 @pytest.mark.parametrize(
