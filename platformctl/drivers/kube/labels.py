@@ -7,7 +7,8 @@ from typing import Any
 MANAGED_BY_KEY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "platformctl"
 COMPONENT_KEY = "platformctl.io/component"
-# generateName objects cannot be applied; this hash identifies an equivalent earlier create.
+# Annotation with the hash of what we last sent: lets an unchanged object skip its apply (apply.up_to_date)
+# and identifies an equivalent earlier create of a generateName object (those cannot be applied).
 SPEC_HASH_KEY = "platformctl.io/spec-hash"
 FIELD_MANAGER = "platformctl"
 
