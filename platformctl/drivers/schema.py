@@ -91,22 +91,29 @@ def load_crds(paths: Iterable[Path]) -> list[KubeObject]:
 
 
 def strict_schema(schema: Any) -> Any:
-    """A copy of ``schema`` where objects with listed properties reject unknown fields."""
+    """A copy of ``schema`` where objects reject the fields the apiserver would prune: unknown ones where
+    properties are listed, and any field of an object schema that lists none (``type: object`` alone;
+    not ``x-kubernetes-preserve-unknown-fields``/``-embedded-resource`` or ``*Of`` combinations)."""
     out = copy.deepcopy(schema)
+    opaque = (
+        "x-kubernetes-preserve-unknown-fields",
+        "x-kubernetes-embedded-resource",
+        "allOf",
+        "anyOf",
+        "oneOf",
+    )
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            if (
-                "properties" in node
-                and "additionalProperties" not in node
-                and not node.get("x-kubernetes-preserve-unknown-fields")
-            ):
-                node["additionalProperties"] = False
+            if "additionalProperties" not in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+                bare_object = node.get("type") == "object" and not any(k in node for k in opaque)
+                if "properties" in node or bare_object:
+                    node["additionalProperties"] = False
             for key, value in node.items():
                 if key == "properties" and isinstance(value, dict):
                     for sub in value.values():
                         walk(sub)
-                elif key != "enum":
+                elif key not in ("enum", "default", "example"):  # data, not schema
                     walk(value)
         elif isinstance(node, list):
             for item in node:
@@ -118,13 +125,17 @@ def strict_schema(schema: Any) -> Any:
 
 def _with_implicit_root(schema: Any) -> Any:
     """The apiserver always accepts ``apiVersion``/``kind``/``metadata`` at a custom resource's root,
-    listed or not (Istio's CRDs list only ``spec``/``status``); strict mode must too."""
+    listed or not (Istio's CRDs list only ``spec``/``status``); strict mode must too. ObjectMeta's fields
+    are checked by _metadata_errors, so strict mode leaves ``metadata`` open (its listed constraints stay)."""
     if not isinstance(schema, dict) or "properties" not in schema:
         return schema
     props = dict(schema["properties"])
     props.setdefault("apiVersion", {"type": "string"})
     props.setdefault("kind", {"type": "string"})
-    props.setdefault("metadata", {"type": "object"})  # checked by _metadata_errors
+    props["metadata"] = {
+        **(props.get("metadata") or {"type": "object"}),
+        "x-kubernetes-preserve-unknown-fields": True,
+    }
     return {**schema, "properties": props}
 
 

@@ -168,3 +168,55 @@ def test_json_summary_needs_out_dir(capsys: pytest.CaptureFixture[str]) -> None:
         main(["render", "--validate", "-o", "json"])
     assert info.value.code == 2
     assert "-o json: only for the --validate summary" in capsys.readouterr().err
+
+
+def test_crd_strictness_matches_what_the_apiserver_prunes() -> None:
+    """An Istio-style CRD (root lists only spec/status, a bare ``type: object`` field, a free-form one):
+    apiVersion/kind/metadata are implicit at the root; fields the apiserver would prune are errors."""
+    from platformctl.drivers.schema import CrdSchemas, validate_objects
+
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "spec": {
+            "group": "example.com",
+            "names": {"kind": "Widget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {
+                                        "empty": {"type": "object"},
+                                        "free": {
+                                            "type": "object",
+                                            "x-kubernetes-preserve-unknown-fields": True,
+                                        },
+                                    },
+                                },
+                                "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    schemas = CrdSchemas([crd])
+    ok = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "n", "labels": {"a": "b"}},
+        "spec": {"empty": {}, "free": {"anything": [1, 2]}},
+    }
+    assert validate_objects([ok], crds=schemas, kubernetes_version="v1.32.8") == []
+    bad = {**ok, "metadata": {"name": "w", "uid": "x"}, "spec": {"empty": {"pruned": 1}}}
+    errors = validate_objects([bad], crds=schemas, kubernetes_version="v1.32.8")
+    assert any(e.endswith("metadata.uid: unknown field") for e in errors), errors
+    assert any("spec.empty: Additional properties are not allowed ('pruned'" in e for e in errors), errors
+    assert schemas.free_form(("example.com/v1", "Widget")) == ["spec.free"]  # status is never rendered
