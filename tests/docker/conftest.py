@@ -8,7 +8,9 @@ Every prerequisite that is missing (docker CLI, daemon, compose, busybox-static)
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,10 +20,12 @@ from pathlib import Path
 import pytest
 from pytest_docker.plugin import Services
 
+from platformctl.drivers.docker import DockerClient
 from tests.support.docker_env import DockerDaemon, compose_command, probe_daemon, static_busybox
 
 HERE = Path(__file__).parent
 BODY = (HERE / "image" / "www" / "index.html").read_text()
+PROJECT = re.compile(r"pctltest(\d+)")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,28 @@ def docker_daemon() -> DockerDaemon:
     if isinstance(daemon, str):
         pytest.skip(daemon)
     return daemon
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reap_stale_runs(daemon: DockerDaemon) -> None:
+    """Remove containers and images left by killed test runs (their pytest process is gone)."""
+    found = DockerClient(daemon.endpoint).get("/containers/json", params={"all": "1"})
+    for c in found if isinstance(found, list) else []:
+        m = PROJECT.fullmatch((c.get("Labels") or {}).get("com.docker.compose.project", ""))
+        if m and not _pid_alive(int(m.group(1))):
+            subprocess.run([daemon.cli, "rm", "-f", c["Id"]], capture_output=True, timeout=60, check=False)
+            subprocess.run(
+                [daemon.cli, "rmi", str(c.get("Image"))], capture_output=True, timeout=60, check=False
+            )
 
 
 @pytest.fixture(scope="session")
@@ -69,12 +95,13 @@ def docker_compose_project_name() -> str:
 
 @pytest.fixture(scope="session")
 def compose_env(
-    tmp_path_factory: pytest.TempPathFactory, docker_compose_project_name: str
+    tmp_path_factory: pytest.TempPathFactory, docker_compose_project_name: str, docker_daemon: DockerDaemon
 ) -> Iterator[WebContainer]:
     """Stage the build context (Dockerfile, www/, static busybox) and export the compose variables."""
     busybox = static_busybox()
     if isinstance(busybox, str):
         pytest.skip(busybox)
+    _reap_stale_runs(docker_daemon)
     ctx = tmp_path_factory.mktemp("image")
     shutil.copy(HERE / "image" / "Dockerfile", ctx / "Dockerfile")
     shutil.copytree(HERE / "image" / "www", ctx / "www")
