@@ -1,6 +1,7 @@
-"""Parsed-YAML cache of SourceResolver.documents (issue #4: a second `up` re-parses nothing).
+"""Render caches (issue #4: a second `up` re-parses nothing): the parsed-YAML cache of
+SourceResolver.documents and the per-run Helm render memo.
 
-The cache is keyed by the pinned sha256, written only from verified bytes, and never used
+The parsed cache is keyed by the pinned sha256, written only from verified bytes, and never used
 without verifying the file again."""
 
 from __future__ import annotations
@@ -92,3 +93,36 @@ def test_yaml_that_does_not_round_trip_through_json_is_not_cached(tmp_path: Path
     docs = r.documents(pinned)
     assert str(docs[0]["metadata"]["when"]) == "2024-01-02"
     assert not r.parsed_path(pinned).exists()
+
+
+def test_identical_helm_render_runs_once_per_renderer() -> None:
+    from platformctl.components.base import RenderContext
+    from platformctl.components.common import render_helm
+    from platformctl.plan.spec import PlatformSpec
+    from platformctl.reporting import NullReporter
+
+    calls: list[tuple[str, ...]] = []
+
+    def helm(
+        chart: str, repo: str, version: str, release: str, ns: str, values: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        calls.append((chart, release, ns, str(values)))
+        return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": release}, "data": {}}]
+
+    lock = load_lock()
+    ctx = RenderContext(
+        spec=PlatformSpec(),
+        lock=lock,
+        sources=SourceResolver(lock, allow_download=False),
+        reporter=NullReporter(),
+        helm_render=helm,
+    )
+    first = render_helm(ctx, "istio", "base", "istio-base", "istio-system", {"a": 1})
+    first[0]["data"]["edited"] = "x"  # callers get private copies
+    again = render_helm(ctx, "istio", "base", "istio-base", "istio-system", {"a": 1})
+    assert again == [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio-base"}, "data": {}}
+    ]
+    assert len(calls) == 1
+    render_helm(ctx, "istio", "base", "istio-base", "istio-system", {"a": 2})  # other values: rendered
+    assert len(calls) == 2
