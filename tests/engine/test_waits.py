@@ -175,7 +175,7 @@ def test_crds_are_waited_for_before_their_resources(kube_target: KubeTarget) -> 
         }
         report = eng.apply([crd(group, "Widget", "widgets"), widget], component="t", timeout=10)
         assert [r.action for r in report.results] == ["created", "created"]
-        log = list(fake.requests)
+        log = fake.records
         # the engine read the CRD's Established condition (a watch or a GET of it) ...
         crd_reads = [
             i
@@ -214,6 +214,7 @@ def test_diagnostics_survive_failing_lookups(fake_engine: tuple[FakeApiServer, E
     ns = unique("diagfail")
     fake.never_ready("Deployment", ns, "web", reason="ImagePullBackOff")
     eng.apply([namespace(ns), deployment("web", ns)], component="t")
+    assert fake.wait_idle()  # the failing pod exists (the controller runs asynchronously)
     fake.inject(Fault(kind="5xx", method="GET", path_regex=r"/events$", count=10_000))
     lines = eng.diagnose("apps/v1", "Deployment", "web", ns)
     assert any(line.startswith("(could not read events of Deployment") for line in lines)

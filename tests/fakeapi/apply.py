@@ -27,6 +27,10 @@ ATOMIC_KEYS = frozenset({"openAPIV3Schema"})
 # metadata fields that participate in field management (identity fields never do)
 _TRACKED_METADATA = ("labels", "annotations", "finalizers", "ownerReferences")
 
+# Scalar lists with `x-kubernetes-list-type: set`: each value is owned on its own as `v:"value"`.
+# ObjectMeta.finalizers is one (`+listType=set`) in every kind; other scalar lists stay atomic.
+SET_LISTS: frozenset[Path] = frozenset({("f:metadata", "f:finalizers")})
+
 
 class ApplyConflict(Exception):
     """Another manager owns fields the apply would change: (manager description, field path) pairs."""
@@ -109,6 +113,9 @@ def leaves(node: Any, keyed: bool) -> FieldSet:
                 else:
                     walk(v, (*prefix, "f:" + k))
         elif isinstance(n, list):
+            if prefix in SET_LISTS and n and all(isinstance(i, str | int | bool) for i in n):
+                out.update((*prefix, "v:" + json.dumps(i)) for i in n)
+                return
             fields = list_key_fields(n, keyed)
             if fields is None:
                 out.add(prefix)
@@ -142,6 +149,11 @@ def get_path(obj: Any, path: Path) -> tuple[bool, Any]:
             if not found:
                 return False, None
             node = found[0]
+        elif el.startswith("v:"):
+            value = json.loads(el[2:])
+            if not isinstance(node, list) or value not in node:
+                return False, None
+            node = value
         else:
             return False, None
     return True, node
@@ -161,6 +173,14 @@ def remove_path(obj: dict[str, Any], path: Path) -> None:
     if not ok:
         return
     last = path[-1]
+    if last.startswith("v:") and isinstance(parent, list):
+        value = json.loads(last[2:])
+        parent[:] = [v for v in parent if v != value]
+        if not parent:  # an emptied set is dropped (omitempty), like the apiserver's result
+            ok, up = get_path(obj, path[:-2])
+            if ok and isinstance(up, dict):
+                up.pop(path[-2][2:], None)
+        return
     if last.startswith("f:") and isinstance(parent, dict):
         parent.pop(last[2:], None)
     # prune empty maps upward, keeping top-level fields (spec: {} is still a spec)
@@ -207,6 +227,8 @@ def path_string(path: Path) -> str:
         elif el.startswith("k:"):
             key = json.loads(el[2:])
             parts.append("[" + ",".join(f"{k}={json.dumps(v)}" for k, v in key.items()) + "]")
+        elif el.startswith("v:"):
+            parts.append(f"[={el[2:]}]")
     return "".join(parts)
 
 
@@ -238,12 +260,17 @@ def describe_manager(entry: dict[str, Any]) -> str:
 # -- merging ---------------------------------------------------------------------------------
 
 
-def merge_applied(live: Any, applied: Any, keyed: bool) -> Any:
+def merge_applied(live: Any, applied: Any, keyed: bool, at: Path = ()) -> Any:
     if isinstance(live, dict) and isinstance(applied, dict):
         out = dict(live)
         for k, v in applied.items():
-            out[k] = merge_applied(live[k], v, keyed) if k in live and k not in ATOMIC_KEYS else clone(v)
+            if k in live and k not in ATOMIC_KEYS:
+                out[k] = merge_applied(live[k], v, keyed, (*at, "f:" + k))
+            else:
+                out[k] = clone(v)
         return out
+    if isinstance(live, list) and isinstance(applied, list) and at in SET_LISTS:
+        return live + [v for v in applied if v not in live]  # a set: union, live order first
     if isinstance(live, list) and isinstance(applied, list):
         fields = list_key_fields(applied, keyed)
         if fields is not None and list_key_fields(live, keyed) == fields:
@@ -252,7 +279,7 @@ def merge_applied(live: Any, applied: Any, keyed: bool) -> Any:
                 key = json.loads(item_key(item, fields)[2:])
                 for idx, existing in enumerate(result):
                     if _item_matches(existing, key):
-                        result[idx] = merge_applied(existing, item, keyed)
+                        result[idx] = merge_applied(existing, item, keyed, (*at, item_key(item, fields)))
                         break
                 else:
                     result.append(clone(item))

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any, SupportsIndex
+from typing import Any
 from urllib.parse import parse_qs
 
 from tests.fakeapi.controllers import Controllers, NeverReady
@@ -56,19 +55,6 @@ class RequestRecord(tuple[str, str]):
         return f"RequestRecord({self[0]} {self[1]}{q} -> {self.status})"
 
 
-class RequestLog(list[RequestRecord]):
-    """The request log; `count`/`index` accept plain ``(method, path)`` tuples too."""
-
-    def count(self, value: object) -> int:
-        return sum(1 for r in self if r == value)
-
-    def index(self, value: object, start: SupportsIndex = 0, stop: SupportsIndex = sys.maxsize) -> int:
-        for i in range(len(self))[start:stop]:
-            if self[i] == value:
-                return i
-        raise ValueError(f"{value!r} is not in the request log")
-
-
 class FakeApiServer:
     """An in-process Kubernetes API server for tests; see docs/fake-apiserver.md for what it models."""
 
@@ -83,7 +69,9 @@ class FakeApiServer:
         self.faults = FaultSet()
         self.token = token
         self._log_lock = threading.Lock()
-        self.requests = RequestLog()
+        # typed as (method, path) pairs for the callers written before the query was logged; the
+        # entries are RequestRecords (see `records` for the typed view)
+        self.requests: list[tuple[str, str]] = []
         # (type, namespace, name, manager, subresource) -> (spec revision, sha256 of the applied body)
         self.apply_memo: dict[tuple[tuple[str, str], str, str, str, str], tuple[int | None, str]] = {}
         self._httpd = _Server(("127.0.0.1", 0), Handler)
@@ -151,12 +139,18 @@ class FakeApiServer:
         return rec
 
     @property
+    def records(self) -> list[RequestRecord]:
+        """The request log with its query strings and answers (a copy)."""
+        with self._log_lock:
+            return [r for r in self.requests if isinstance(r, RequestRecord)]
+
+    @property
     def request_count(self) -> int:
         return len(self.requests)
 
     def reset_request_log(self) -> None:
         with self._log_lock:
-            self.requests = RequestLog()
+            self.requests = []
 
     # -- faults and failures ---------------------------------------------------------------
 

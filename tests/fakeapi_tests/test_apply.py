@@ -244,3 +244,27 @@ def test_applier_keeps_list_items_another_manager_updates(fake_api: FakeApiServe
     names = [c["name"] for c in pruned["spec"]["template"]["spec"]["containers"]]
     assert names == ["web"]
     assert pruned["spec"]["template"]["spec"]["containers"][0]["image"] == "web:v2"
+
+
+def test_finalizers_are_a_set_owned_per_value(fake_api: FakeApiServer) -> None:
+    apply = Applier(fake_api)
+    body = _cm(a="1")
+    body["metadata"]["finalizers"] = ["example.com/a"]
+    created = apply(body)
+    # metadata.finalizers is `listType=set`: each value is owned as v:"<value>"
+    assert _managers(created)["platformctl"]["fieldsV1"]["f:metadata"] == {
+        "f:finalizers": {'v:"example.com/a"': {}}
+    }
+    # a controller adds its own finalizer (an Update): it takes that value, not the list
+    core(fake_api).patch_namespaced_config_map(
+        "c", "default", {"metadata": {"finalizers": ["example.com/a", "example.com/b"]}}
+    )
+    got = fake_api.get("ConfigMap", "c", "default")
+    assert got is not None
+    assert _managers(got)["OpenAPI-Generator"]["fieldsV1"] == {
+        "f:metadata": {"f:finalizers": {'v:"example.com/b"': {}}}
+    }
+    # re-applying ours is no conflict and keeps theirs; dropping ours removes only ours
+    assert apply(body)["metadata"]["finalizers"] == ["example.com/a", "example.com/b"]
+    del body["metadata"]["finalizers"]
+    assert apply(body)["metadata"]["finalizers"] == ["example.com/b"]

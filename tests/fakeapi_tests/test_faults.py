@@ -86,8 +86,12 @@ def test_request_log(fake_api: FakeApiServer) -> None:
         ("GET", "/api/v1/namespaces/default/configmaps/c"),
     ]
     assert fake_api.request_count == 2
+    assert [(r.method, r.path, r.status) for r in fake_api.records] == [
+        ("POST", "/api/v1/namespaces/default/configmaps", 201),
+        ("GET", "/api/v1/namespaces/default/configmaps/c", 200),
+    ]
     fake_api.reset_request_log()
-    assert fake_api.request_count == 0
+    assert fake_api.request_count == 0 and fake_api.records == []
 
 
 def test_request_log_keeps_query_and_answer(fake_api: FakeApiServer) -> None:
@@ -97,7 +101,7 @@ def test_request_log_keeps_query_and_answer(fake_api: FakeApiServer) -> None:
     list(watcher().stream(v1.list_namespaced_config_map, "default", timeout_seconds=1))
     with pytest.raises(ApiException):
         v1.read_namespaced_config_map("missing", "default")
-    listed, watched, missing = fake_api.requests
+    listed, watched, missing = fake_api.records
     # a list and a watch share the path; the query tells them apart
     assert listed == watched == ("GET", "/api/v1/namespaces/default/configmaps")
     assert (listed.is_watch, watched.is_watch) == (False, True)
