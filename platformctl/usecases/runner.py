@@ -254,6 +254,10 @@ def run_dag(
                 run = runs[n]
                 if run.status != "pending":
                     continue
+                if cancel.is_set():
+                    # After an interrupt nothing new is judged: what has not started is cancelled, not
+                    # "skipped because a dependency was cancelled" (the dependency did nothing wrong).
+                    continue
                 bad = [d for d in deps.get(n, ()) if runs[d].status in ("failed", "skipped", "cancelled")]
                 if bad:
                     first = runs[bad[0]]

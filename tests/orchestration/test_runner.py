@@ -103,7 +103,9 @@ def test_keyboard_interrupt_inside_task_stops_scheduling() -> None:
     assert info.value.exit_code == 130
     assert res.interrupted
     assert "c" not in started and "d" not in started  # never scheduled after the interrupt
-    assert all(res.runs[n].status == "cancelled" for n in ORDER)
+    assert all(res.runs[n].status == "cancelled" for n in ORDER), {
+        n: (r.status, r.reason) for n, r in res.runs.items()
+    }
     # b and e stopped at the step boundary: their second step never started.
     assert [s.name for s in res.runs["b"].steps] == ["s1"]
 

@@ -190,7 +190,7 @@ def test_never_ready_diagnostics_exit_1_and_independent_branches_finish(
     cfg.write_text("cluster:\n  provider: existing\ndomain: 127.0.0.1.sslip.io\n")
     argv = [
         "--kubeconfig", str(fake_api.kubeconfig_path), "--context", fake_api.context, "-f", str(cfg),
-        "up", "--timeout", "4", "--no-download",
+        "up", "--timeout", "15", "--no-download",  # generous: other branches must finish under load
         "--manifests-dir", str(sources.manifests_dir), "--charts-dir", str(CHARTS),
     ]  # fmt: skip
     with pytest.raises(SystemExit) as info:
