@@ -48,7 +48,13 @@ def load(path: Path) -> dict[str, Any]:
     if not path.exists():
         return _empty()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{path}: cannot read the kubeconfig ({exc}); fix its permissions or set cluster.kubeconfig"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc}); fix or move the kubeconfig file") from None
     if data is None:
@@ -127,6 +133,15 @@ def merge_context(
             f"{path}: context {context!r} exists and was not written by platformctl; "
             "rename it (kubectl config rename-context) or re-run with --force to replace it"
         )
+    if not force and not is_owned(existing):
+        # Cluster/user entries of the same name not behind one of our contexts are someone else's too.
+        for key, entry in (("clusters", src_cluster), ("users", src_user)):
+            old_entry = _find(data[key], entry["name"])
+            if old_entry is not None and old_entry != entry:
+                raise SafetyError(
+                    f"{path}: {key[:-1]} {entry['name']!r} exists and was not written by platformctl; "
+                    "rename or remove it, or re-run with --force to replace it"
+                )
     marked = dict(src_ctx)
     marked_ctx = dict(src_ctx["context"])
     exts = [e for e in marked_ctx.get("extensions") or [] if e.get("name") != OWNER_EXTENSION]

@@ -214,6 +214,35 @@ def test_kubeconfig_merge_keeps_foreign_context_unless_forced(tmp_path: Path) ->
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+def test_kubeconfig_merge_keeps_foreign_cluster_or_user_entry_unless_forced(tmp_path: Path) -> None:
+    # Regression: a cluster/user named like kind's (no context of that name) was silently replaced.
+    path = tmp_path / "config"
+    src = {
+        "clusters": [{"name": "kind-x", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "kind-x", "user": {"token": "t"}}],
+        "contexts": [{"name": "kind-x", "context": {"cluster": "kind-x", "user": "kind-x"}}],
+    }
+    for key, theirs in (("clusters", {"server": "https://10.0.0.1"}), ("users", {"token": "mine"})):
+        inner = "cluster" if key == "clusters" else "user"
+        path.write_text(yaml.safe_dump({**OTHER, key: [*OTHER[key], {"name": "kind-x", inner: theirs}]}))
+        before = path.read_text()
+        with pytest.raises(SafetyError, match=f"{inner} 'kind-x' exists"):
+            kc.merge_context(path, yaml.safe_dump(src), context="kind-x", owner="x")
+        assert path.read_text() == before
+        kc.merge_context(path, yaml.safe_dump(src), context="kind-x", owner="x", force=True)
+        assert kc.owned_context(path, "kind-x")
+    # Our own context's entries are replaced freely on the next run (kind rotates the port/certs).
+    src["clusters"][0]["cluster"] = {"server": "https://127.0.0.1:2"}
+    kc.merge_context(path, yaml.safe_dump(src), context="kind-x", owner="x")
+
+
+def test_unreadable_kubeconfig_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    path.write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigError, match="cannot read the kubeconfig"):
+        kc.load(path)
+
+
 def test_default_kubeconfig_path(tmp_path: Path) -> None:
     env = {"KUBECONFIG": os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b")])}
     assert kc.default_kubeconfig_path(env) == tmp_path / "a"

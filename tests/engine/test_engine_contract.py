@@ -68,6 +68,33 @@ def test_missing_kubeconfig_is_a_config_error(tmp_path: Path) -> None:
         Engine.connect(str(tmp_path / "nope"))
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("clusters: [\n", r"not valid YAML at line 2"),
+        ("- just\n- a list\n", r"top level is not a mapping"),
+        (
+            "contexts: [{name: a, context: {cluster: c, user: u}}]\ncurrent-context: a\n"
+            "clusters: [{name: c, cluster: {server: 5}}]\nusers: [{name: u, user: {}}]\n",
+            r"context a: malformed entries",
+        ),
+        (b"\xff\xfe", r"cannot read it"),
+    ],
+)
+def test_malformed_kubeconfig_is_a_config_error_naming_the_file(
+    tmp_path: Path, text: str | bytes, expected: str
+) -> None:
+    # Regression: these reached the user as "internal error: ParserError/TypeError" (exit 70).
+    cfg = tmp_path / "kubeconfig"
+    if isinstance(text, bytes):
+        cfg.write_bytes(text)
+    else:
+        cfg.write_text(text)
+    with pytest.raises(ConfigError, match=expected) as info:
+        Engine.connect(str(cfg))
+    assert str(cfg) in info.value.message and "--kubeconfig" in info.value.message
+
+
 def test_crd_and_its_custom_resources_apply_in_one_call(engine: Engine) -> None:
     ns = unique("engine-crd")
     group = f"{ns}.platformctl.example.com"

@@ -46,10 +46,17 @@ def load_client(kubeconfig: str | None, context: str | None) -> tuple[Any, str, 
         raise ConfigError(
             f"kubeconfig {path} not found: pass --kubeconfig PATH or set KUBECONFIG",
         )
+    _check_kubeconfig_file(path)
     try:
         contexts, active = config.list_kube_config_contexts(config_file=path)
     except ConfigException as exc:
         raise ConfigError(f"kubeconfig {path}: {exc}") from exc
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:
+        # valid YAML mapping whose entries have the wrong shape (the client indexes blindly)
+        raise ConfigError(
+            f"kubeconfig {path}: malformed entries ({type(exc).__name__}: {exc}); "
+            "fix the file or pass another --kubeconfig"
+        ) from exc
     names = [c["name"] for c in contexts or []]
     if context is None:
         if not active:
@@ -66,8 +73,39 @@ def load_client(kubeconfig: str | None, context: str | None) -> tuple[Any, str, 
         api_client = config.new_client_from_config(config_file=path, context=context, persist_config=False)
     except ConfigException as exc:
         raise ConfigError(f"kubeconfig {path}, context {context}: {exc}") from exc
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:
+        raise ConfigError(
+            f"kubeconfig {path}, context {context}: malformed entries ({type(exc).__name__}: {exc}); "
+            "fix the file or pass another --kubeconfig"
+        ) from exc
     server = str(api_client.configuration.host)
     return api_client, server, context
+
+
+def _check_kubeconfig_file(path: str) -> None:
+    """ConfigError (exit 2) naming the file for what the client would raise as a bare traceback:
+    unreadable file, invalid YAML, a top level that is not a mapping."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"kubeconfig {path}: cannot read it ({exc}); fix its permissions or pass another --kubeconfig"
+        ) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(
+            f"kubeconfig {path}: not valid YAML{at}; fix the file or pass another --kubeconfig"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"kubeconfig {path}: not a kubeconfig (top level is not a mapping); "
+            "fix the file or pass another --kubeconfig"
+        )
 
 
 class _LegacyResponse:
