@@ -289,6 +289,9 @@ def render(
     ] = False,
     fmt: OutputOption = OutputFormat.table,
     sets: SetOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace files in --out that platformctl render did not write.")
+    ] = False,
 ) -> None:
     """Print every object `up` would apply (chart renders included), one file per component; deterministic.
 
@@ -312,6 +315,7 @@ def render(
         sources=_sources(manifests_dir, charts_dir, no_download),
         out_dir=out,
         validate=validate,
+        force=force,
     )
     if out is None:
         sys.stdout.write(result.text())

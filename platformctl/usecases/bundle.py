@@ -155,7 +155,18 @@ def create_bundle(
         reporter=rep,
         base_url_override=mirror,
     )
-    directory.mkdir(parents=True, exist_ok=True)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"bundle {directory}: is a file; give a directory (created if missing)")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        # Probe writability up front: one clear line instead of a failure per file.
+        probe_fd, probe = tempfile.mkstemp(prefix=".probe-", dir=directory)
+        os.close(probe_fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(
+            f"bundle {directory}: cannot write there ({exc.strerror or exc}); choose a writable DIR"
+        ) from exc
     report = BundleReport(directory=directory)
     for component, pinned in _selected(lk, components):
         existing = check_file(directory, component, pinned)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from platformctl import __version__, reporting
 from platformctl.components.base import Apply, KubeObject, RenderContext
+from platformctl.errors import SafetyError, UsageError
 from platformctl.plan.dag import Plan, build_plan
 
 if TYPE_CHECKING:
@@ -229,13 +230,17 @@ def render(
     lock: VersionLock | None = None,
     plan: Plan | None = None,
     validate: bool = False,
+    force: bool = False,
 ) -> RenderResult:
     """Render the plan; with ``out_dir`` also write ``NN-<component>.yaml`` (NN = apply order).
 
     ``validate``: also check every rendered object offline in strict mode (see validate_rendered) into
-    ``result.validation``; the files are written either way, so failures can be inspected."""
+    ``result.validation``; the files are written either way, so failures can be inspected.
+    ``force``: replace files in ``out_dir`` that an earlier render did not write (refused otherwise)."""
     rep: Reporter = reporter or reporting.NullReporter()
     the_plan = plan or build_plan(spec, only=only, skip=skip)
+    if out_dir is not None:
+        _check_out_dir(out_dir)  # before rendering: a bad --out should fail in milliseconds
     ctx = make_render_context(spec, sources, rep, lock)
     result = RenderResult()
     for i, name in enumerate(the_plan.order, start=1):
@@ -244,10 +249,24 @@ def render(
         result.components.append(RenderedComponent(name, version, objects, f"{i:02d}-{name}.yaml"))
         reporting.finish(rep, name, f"{len(objects)} objects")
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out {out_dir}: cannot create the directory ({exc.strerror})") from exc
+        if not force:
+            foreign = [out_dir / c.filename for c in result.components if _foreign(out_dir / c.filename)]
+            if foreign:
+                raise SafetyError(
+                    f"--out {out_dir}: {', '.join(p.name for p in foreign)} not written by platformctl "
+                    "render; not overwriting",
+                    hint="move those files away, choose another --out, or re-run with --force",
+                )
         for c in result.components:
             path = out_dir / c.filename
-            path.write_text(c.text(), encoding="utf-8")
+            try:
+                path.write_text(c.text(), encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"--out {out_dir}: cannot write {path.name} ({exc.strerror})") from exc
             result.written.append(path)
         result.removed = _remove_stale(out_dir, {p.name for p in result.written})
     if validate:
@@ -330,6 +349,27 @@ def validate_rendered(
             reporting.finish(rep, comp.name, f"{cv.valid} of {cv.objects} objects valid")
     report.seconds = time.monotonic() - started
     return report
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """--out must be a directory (or creatable as one): UsageError naming the flag otherwise."""
+    for parent in (out_dir, *out_dir.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                what = "is a file" if parent == out_dir else f"{parent} is a file"
+                raise UsageError(f"--out {out_dir}: {what}; give a directory (created if missing)")
+            return
+
+
+def _foreign(path: Path) -> bool:
+    """An existing file that does not start with our header (someone else's)."""
+    if not path.exists():
+        return False
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            return not fh.readline().startswith(HEADER_PREFIX)
+    except OSError:
+        return True
 
 
 def _remove_stale(out_dir: Path, keep: set[str]) -> list[Path]:

@@ -168,3 +168,16 @@ def test_no_download_without_source_fails_with_hint(tmp_path: Path) -> None:
 def test_unknown_component_is_usage_error(tmp_path: Path) -> None:
     res = run(["bundle", str(tmp_path), "--verify", "-c", "nope"])
     assert res.exit_code == 2
+
+
+def test_create_into_a_file_or_unwritable_place_is_one_line_usage_error(tmp_path: Path) -> None:
+    # Regression: these were "internal error: NotADirectoryError/FileNotFoundError" (exit 70).
+    afile = tmp_path / "afile"
+    afile.write_text("mine\n")
+    res = run(["bundle", str(afile), "-c", "istio", "--no-download", "--cache-dir", str(tmp_path / "c")])
+    assert res.exit_code == 2 and f"bundle {afile}: is a file" in res.stderr
+    assert afile.read_text() == "mine\n"
+    res = run(
+        ["bundle", str(afile / "b"), "-c", "istio", "--no-download", "--cache-dir", str(tmp_path / "c")]
+    )
+    assert res.exit_code == 2 and "cannot write there" in res.stderr and "internal error" not in res.stderr

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from platformctl.errors import NotReadyError, SafetyError
+from platformctl.errors import NotReadyError, SafetyError, UsageError
 from platformctl.plan.spec import COMPONENTS, PlatformSpec
 from platformctl.reporting import Event, RecordingReporter
 from platformctl.usecases.down import down
@@ -250,6 +250,29 @@ def test_render_is_deterministic(sources: SourceOptions, tmp_path: Path) -> None
     docs = [d for d in yaml.safe_load_all((tmp_path / "a" / "01-istio.yaml").read_text()) if d]
     assert all(d["metadata"]["labels"]["platformctl.io/component"] == "istio" for d in docs)
     assert any(d["kind"] == "Deployment" and d["metadata"]["name"] == "istiod" for d in docs)
+
+
+def test_render_out_refuses_a_file_and_foreign_files_unless_forced(
+    sources: SourceOptions, tmp_path: Path
+) -> None:
+    # Regression: --out onto a file was "internal error: FileExistsError"; a user's file of the same
+    # name as a rendered one was silently overwritten.
+    afile = tmp_path / "afile"
+    afile.write_text("mine\n")
+    for out in (afile, afile / "sub"):
+        with pytest.raises(UsageError, match=r"^--out .*is a file; give a directory"):
+            render(PlatformSpec(), only=("iris",), sources=sources, out_dir=out)
+    assert afile.read_text() == "mine\n"
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "01-iris.yaml").write_text("mine\n")
+    with pytest.raises(SafetyError, match=r"01-iris\.yaml not written by platformctl render") as info:
+        render(PlatformSpec(), only=("iris",), sources=sources, out_dir=out)
+    assert info.value.hint is not None and "--force" in info.value.hint
+    assert (out / "01-iris.yaml").read_text() == "mine\n"
+    render(PlatformSpec(), only=("iris",), sources=sources, out_dir=out, force=True)
+    assert (out / "01-iris.yaml").read_text().startswith("# Rendered by platformctl")
+    render(PlatformSpec(), only=("iris",), sources=sources, out_dir=out)  # our own file: re-render is fine
 
 
 @pytest.fixture
