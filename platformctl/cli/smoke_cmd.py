@@ -92,6 +92,13 @@ def smoke_test(
     models = st.parse_url_overrides(model_url or [], "--model-url")
     if retries < 0:
         raise UsageError(f"--retries: {retries} must be 0 or more")
+    if timeout is not None and not timeout > 0:
+        raise UsageError(f"--timeout: {timeout} must be more than 0 seconds")
+    # checked before the run: a bad path must not cost a whole smoke test
+    if junit_xml is not None and junit_xml.is_dir():
+        raise UsageError(f"--junit-xml {junit_xml}: is a directory; give a file path")
+    if junit_xml is not None and not junit_xml.parent.is_dir():
+        raise UsageError(f"--junit-xml {junit_xml}: directory {junit_xml.parent} does not exist")
     if no_cluster:
         targets = (
             st.Targets(domain=spec.domain, source="--url")
@@ -114,7 +121,10 @@ def smoke_test(
         discovered_from=targets.source,
     )
     if junit_xml is not None:
-        junit_xml.write_text(st.to_junit_xml(report), encoding="utf-8")
+        try:
+            junit_xml.write_text(st.to_junit_xml(report), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--junit-xml {junit_xml}: cannot write it ({exc.strerror or exc})") from exc
     output.emit_data(report.to_dict(), output_format, lambda: _table(report))
     if not report.ok:
         failed = report.failed()

@@ -154,7 +154,11 @@ class HttpClient:
         self.timeout = timeout
         tls: bool | ssl.SSLContext = verify
         if verify and ca_file:
-            tls = ssl.create_default_context(cafile=ca_file)  # e.g. the cluster's self-signed CA
+            try:
+                tls = ssl.create_default_context(cafile=ca_file)  # e.g. the cluster's self-signed CA
+            except (OSError, ssl.SSLError) as exc:  # missing file, or no PEM certificate in it
+                why = getattr(exc, "strerror", None) or exc
+                raise UsageError(f"--cacert {ca_file}: not a readable PEM CA bundle ({why})") from exc
         # trust_env=False: proxies from the environment would defeat connecting to the embedded IP.
         self._client = httpx.Client(verify=tls, trust_env=False, follow_redirects=False)
 

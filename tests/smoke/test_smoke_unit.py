@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -14,6 +15,7 @@ from platformctl.drivers.http import Endpoint, HttpClient
 from platformctl.errors import UsageError
 from platformctl.plan.spec import PlatformSpec
 from platformctl.usecases import smoke_test as st
+from tests.support.cli_main import run_main
 
 
 class Flaky:
@@ -105,3 +107,40 @@ def test_junit_xml() -> None:
     assert root.get("tests") == "2" and root.get("failures") == "1"
     failure = root.findall("testcase")[1].find("failure")
     assert failure is not None and failure.get("message") == "HTTP 503, expected 200"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--timeout", "-1"], "--timeout: -1.0 must be more than 0 seconds"),
+        (
+            ["--junit-xml", "{tmp}/afile/x.xml"],
+            "--junit-xml {tmp}/afile/x.xml: directory {tmp}/afile does not",
+        ),
+        (["--junit-xml", "{tmp}"], "--junit-xml {tmp}: is a directory"),
+        (["--cacert", "{tmp}/missing.pem"], "--cacert {tmp}/missing.pem: not a readable PEM CA bundle"),
+        (["--cacert", "{tmp}/afile"], "--cacert {tmp}/afile: not a readable PEM CA bundle"),
+    ],
+)
+def test_bad_file_and_timeout_flags_are_one_line_usage_errors(
+    tmp_path: Path, extra: list[str], message: str
+) -> None:
+    # Regression: these were "internal error: FileNotFoundError/SSLError/NotADirectoryError" (exit 70).
+    (tmp_path / "afile").write_text("not a certificate\n")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in extra]
+    ran = run_main(
+        [
+            "smoke-test",
+            "--no-cluster",
+            "--ingress",
+            "127.0.0.1:1",
+            "--retries",
+            "0",
+            "--only",
+            "ingress",
+            *args,
+        ]
+    )
+    assert ran.exit_code == 2, ran.output
+    assert message.replace("{tmp}", str(tmp_path)) in ran.stderr
+    assert "internal error" not in ran.stderr
