@@ -36,6 +36,9 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+INTERRUPTED_MESSAGE = "interrupted; nothing was left half-applied that a re-run will not finish"
+
+
 class LazyCommand(NamedTuple):
     module: str  # in COMMAND_MODULES
     help: str  # the command's short help, untruncated: get_short_help_str(limit=10_000)
@@ -166,6 +169,14 @@ class LazyGroup(typer.core.TyperGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)  # keys only: TyperGroup's version reads every value
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # Typer turns a KeyboardInterrupt raised inside a command into a silent Exit(130); re-raise it
+        # as Interrupted so main() prints the documented one-line message (exit code 130 either way).
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise Interrupted(INTERRUPTED_MESSAGE) from exc
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """TyperGroup.format_commands with the short help of not-yet-loaded commands from the table."""
         commands = self.commands
@@ -257,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
         output.error(exc.message, hint=exc.hint, details=exc.details)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        exc2 = Interrupted("interrupted; nothing was left half-applied that a re-run will not finish")
+        exc2 = Interrupted(INTERRUPTED_MESSAGE)
         output.error(exc2.message)
         sys.exit(exc2.exit_code)
     except SystemExit:

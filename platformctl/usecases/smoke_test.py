@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
@@ -377,14 +376,42 @@ def run_smoke_test(
             (reporting.finish if res.ok else reporting.fail)(rep, f"smoke/{check.id}", res.detail)
             return res
 
-        with ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="smoke") as pool:
-            results = list(pool.map(one, checks))
+        results = _run_concurrently(one, checks)
     return SmokeReport(
         results,
         time.monotonic() - started,
         ingress.authority() if ingress else None,
         discovered_from,
     )
+
+
+def _run_concurrently(fn: Callable[[Check], CheckResult], checks: Sequence[Check]) -> list[CheckResult]:
+    """One daemon thread per check, results in the checks' order. Daemon threads (not a
+    ThreadPoolExecutor, whose workers the interpreter joins at exit): on Ctrl-C the main thread's
+    KeyboardInterrupt ends the process at once instead of after the slowest in-flight request."""
+    import threading
+
+    results: list[CheckResult | None] = [None] * len(checks)
+    errors: list[BaseException] = []
+
+    def work(i: int, check: Check) -> None:
+        try:
+            results[i] = fn(check)
+        except BaseException as exc:  # re-raised in the caller's thread below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=work, args=(i, c), name=f"smoke-{i}", daemon=True)
+        for i, c in enumerate(checks)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)  # short joins keep the main thread responsive to Ctrl-C
+    if errors:
+        raise errors[0]
+    return [r for r in results if r is not None]
 
 
 def to_junit_xml(report: SmokeReport, suite: str = "platformctl.smoke-test") -> str:

@@ -144,3 +144,45 @@ def test_bad_file_and_timeout_flags_are_one_line_usage_errors(
     assert ran.exit_code == 2, ran.output
     assert message.replace("{tmp}", str(tmp_path)) in ran.stderr
     assert "internal error" not in ran.stderr
+
+
+def test_ctrl_c_mid_run_stops_at_once_with_the_interrupted_message(tmp_path: Path) -> None:
+    """A real SIGINT while every check waits on a server that never answers: exit 130 with the
+    documented line, promptly. Regression: typer swallowed the interrupt (silent exit 130), and the
+    checks' worker threads were joined, so Ctrl-C took as long as the slowest request's timeout."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)  # accepts connections into the backlog, never answers
+        port = listener.getsockname()[1]
+        listener.settimeout(20)
+        env = {**os.environ, "HOME": str(tmp_path), "NO_COLOR": "1"}
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "platformctl", "smoke-test", "--no-cluster"),
+                *("--ingress", f"127.0.0.1:{port}", "--timeout", "60", "--retries", "0"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        try:
+            conn, _ = listener.accept()  # a check is in flight now (kept open, never answered)
+            time.sleep(0.3)
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+            conn.close()
+        finally:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert time.monotonic() - sent < 10  # not the 60 s request timeout
+    assert "error: interrupted" in err and "Traceback" not in err
