@@ -355,6 +355,14 @@ def ensure_cluster(
                     f"{kubeconfig_path}: context {ctx!r} exists and was not written by platformctl; "
                     "rename it or re-run with --force"
                 )
+        if not kcfg.owned_context(kubeconfig_path, ctx):
+            # kind names the cluster and user entries like the context: someone else's would be replaced.
+            for key in ("clusters", "users"):
+                if any(isinstance(e, dict) and e.get("name") == ctx for e in data[key]):
+                    raise SafetyError(
+                        f"{kubeconfig_path}: {key[:-1]} {ctx!r} exists and was not written by platformctl; "
+                        "rename or remove it, or re-run with --force"
+                    )
     with tempfile.TemporaryDirectory(prefix="platformctl-kind-") as tmp:
         private = Path(tmp) / "kubeconfig"
         kind.create(cfg.name, config_yaml, private, on_line, wait=wait, timeout=timeout)

@@ -149,6 +149,25 @@ def test_refuses_foreign_kubeconfig_context(
     assert yaml.safe_load(kubeconfig.read_text()) == foreign
 
 
+def test_refuses_foreign_cluster_entry_named_like_kind_before_creating(
+    kind: kd.KindCluster, fake_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Regression: only contexts were checked, so a user's cluster entry "kind-platform" was replaced.
+    kubeconfig = tmp_path / "config"
+    foreign = {
+        **OTHER,
+        "clusters": [*OTHER["clusters"], {"name": "kind-platform", "cluster": {"server": "x"}}],
+    }
+    kubeconfig.write_text(yaml.safe_dump(foreign))
+    with pytest.raises(
+        SafetyError, match="cluster 'kind-platform' exists and was not written by platformctl"
+    ):
+        kd.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig)
+    assert not any(c["argv"][:2] == ["create", "cluster"] for c in calls(fake_env))
+    assert yaml.safe_load(kubeconfig.read_text()) == foreign
+    assert kd.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig, force=True).created
+
+
 def test_create_failure_reports_kind_output(tmp_path: Path, fake_env: dict[str, str]) -> None:
     env = {**fake_env, "FAKE_KIND_FAIL": "create"}
     kind = kd.KindCluster(FAKE_KIND, state_dir=tmp_path / "state", env=env)
