@@ -163,12 +163,19 @@ def down(
     confirmed = yes or spec.cluster.provider == "kind"
     if not confirmed:
         where = g.context or spec.cluster.context or "the current context"
-        confirmed = typer.confirm(
-            f"Remove every platformctl-managed component from {where}?", default=False, err=True
-        )
-        if not confirmed:
-            output.info("nothing was changed")
-            raise typer.Exit(1)
+        try:
+            confirmed = typer.confirm(
+                f"Remove every platformctl-managed component from {where}?", default=False, err=True
+            )
+        except typer.Abort:
+            if sys.stdin is not None and sys.stdin.isatty():
+                raise  # Ctrl-C at the prompt: interrupted (130)
+            # No answer (stdin closed, e.g. CI): fall through to the usecase's documented refusal (exit 5).
+            confirmed = False
+        else:
+            if not confirmed:
+                output.info("nothing was changed")
+                raise typer.Exit(1)
     with ProgressView(output.err) as view:
         result = down_usecase(
             spec, confirmed=confirmed, force=force, kubeconfig=g.kubeconfig, context=g.context, reporter=view

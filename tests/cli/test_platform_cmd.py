@@ -97,3 +97,16 @@ def test_status_json_and_down_confirmation(env: Any) -> None:
     assert res.exit_code == 0, res.output
     assert engine.store == {}
     assert "removed 8 objects" in res.output
+
+
+def test_down_without_an_answer_refuses_with_the_documented_error(env: Any) -> None:
+    # Regression: stdin at EOF (CI, `< /dev/null`) made the prompt abort: "error: aborted", exit 130
+    # (the Ctrl-C code) and no word about --yes. Now: docs/troubleshooting.md's refusal, exit 5.
+    from tests.support.cli_main import run_main
+
+    engine, _, cfg = env
+    assert run(cfg, "up").exit_code == 0
+    ran = run_main(["-f", str(cfg), "down"])
+    assert ran.exit_code == 5, ran.output
+    assert "down would delete every platformctl-managed object" in ran.stderr and "--yes" in ran.stderr
+    assert engine.store  # nothing removed
