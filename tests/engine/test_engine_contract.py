@@ -52,6 +52,8 @@ def test_unreachable_server_names_url_and_context(tmp_path: Path) -> None:
     with pytest.raises(ClusterError) as info:
         Engine.connect(str(cfg))
     assert f"http://127.0.0.1:{port}" in info.value.message and "gone-ctx" in info.value.message
+    # the OS reason, not urllib3's nested "HTTPConnectionPool(...): Max retries exceeded" wording
+    assert info.value.message.endswith("Connection refused") and "Max retries" not in info.value.message
 
 
 def test_rejected_credentials(fake_api: FakeApiServer, tmp_path: Path) -> None:

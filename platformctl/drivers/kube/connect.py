@@ -290,7 +290,7 @@ def probe(api: KubeApi) -> dict[str, Any]:
         if exc.status == 0:
             raise ClusterError(
                 f"cannot reach Kubernetes API server {api.server} (context {api.context}): "
-                f"{exc.server_message}",
+                f"{_short_reason(exc.server_message)}",  # the full text: --verbose (exception chain)
                 hint="is the cluster running? check --kubeconfig/--context",
             ) from exc
         raise ClusterError(
@@ -298,3 +298,17 @@ def probe(api: KubeApi) -> dict[str, Any]:
             f"{exc.status}: {exc.server_message}"
         ) from exc
     return version if isinstance(version, dict) else {}
+
+
+def _short_reason(message: str) -> str:
+    """The OS-level cause inside urllib3's nested wording ("HTTPSConnectionPool(...): Max retries
+    exceeded ... [Errno 111] Connection refused"), so the error stays one readable line."""
+    import re
+
+    found = re.search(r"\[Errno -?\d+\] [^'\")\]]+", message)
+    if found:
+        return found.group(0).strip()
+    for marker in ("timed out", "CERTIFICATE_VERIFY_FAILED", "Name or service not known"):
+        if marker in message:
+            return marker
+    return message
