@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from platformctl import reporting
-from platformctl.errors import ConfigError, IntegrityError, SourceError
+from platformctl.errors import ConfigError, IntegrityError, SourceError, UsageError
 from platformctl.plan.lock import PinnedFile, VersionLock
 from platformctl.reporting import NullReporter, Reporter
 
@@ -242,12 +242,27 @@ class SourceResolver:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.lock = lock
+        if manifests_dir is not None and not manifests_dir.is_dir():
+            # Silently ignoring it would fall back to downloads (or "missing") far from the cause.
+            raise UsageError(
+                f"--manifests-dir {manifests_dir}: not a directory; "
+                "give a bundle made by `platformctl bundle DIR`"
+            )
         self.manifests_dir = manifests_dir
         self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
         self.allow_download = allow_download
         self.reporter = reporter or NullReporter()
         # $PLATFORMCTL_MIRROR reaches every command that resolves sources (up, render, bundle...).
         mirror = base_url_override if base_url_override is not None else os.environ.get("PLATFORMCTL_MIRROR")
+        if mirror:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(mirror)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                # checked here: httpx would fail every file only after all its retries
+                raise UsageError(
+                    f"--mirror/PLATFORMCTL_MIRROR {mirror!r}: expected an http(s)://HOST[/PATH] URL"
+                )
         self.base_url_override = mirror.rstrip("/") if mirror else None
         self.downloader = Downloader(
             reporter=self.reporter, timeout=timeout, retries=retries, backoff=backoff, sleep=sleep

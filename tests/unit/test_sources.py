@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from platformctl.drivers.sources import SourceResolver, default_cache_dir, parse_checksum_file
-from platformctl.errors import ConfigError, IntegrityError, SourceError
+from platformctl.errors import ConfigError, IntegrityError, SourceError, UsageError
 from platformctl.plan.lock import PinnedFile, VersionLock, load_lock
 from platformctl.reporting import RecordingReporter
 from tests.support.httpserver import LocalHTTPServer
@@ -259,3 +259,17 @@ def test_mirror_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert _resolver(tmp_path).fetch(f).read_bytes() == BODY
         # An explicit empty override means "no mirror" even when the variable is set.
         assert _resolver(tmp_path, base_url_override="").url_for(f) == f.url
+
+
+def test_bad_manifests_dir_or_mirror_is_a_usage_error_up_front(tmp_path: Path) -> None:
+    # Regression: a missing --manifests-dir was silently ignored (fallback to downloads), and
+    # --mirror ftp://x retried every file three times before failing.
+    lock = load_lock()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for bad in (tmp_path / "missing", afile):
+        with pytest.raises(UsageError, match=r"^--manifests-dir .*: not a directory"):
+            SourceResolver(lock, manifests_dir=bad, cache_dir=tmp_path / "c")
+    for mirror in ("ftp://mirror.invalid/x", "mirror.invalid/x", "http://"):
+        with pytest.raises(UsageError, match=r"^--mirror/PLATFORMCTL_MIRROR .*http\(s\)://"):
+            SourceResolver(lock, cache_dir=tmp_path / "c", base_url_override=mirror)
