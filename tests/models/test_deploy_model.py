@@ -4,6 +4,7 @@ fake API server (with KServe's real CRDs and ClusterServingRuntimes)."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import yaml
@@ -57,6 +58,20 @@ def test_dry_run_prints_yaml_and_touches_nothing(cluster: Cluster) -> None:
     assert "kserve-sklearnserver" in err and "kserve-mlserver" in err  # who can serve sklearn over v2
     assert cluster.fake.request_count == 0  # --dry-run does not even connect
     assert cluster.fake.objects(kind=ISVC) == []
+    # Every field name the template emits is one the pinned KServe CRD declares (strict: unknown
+    # fields are errors), so the template's keys are sourced from kserve.yaml v0.16.0, not memory.
+    from pathlib import Path
+
+    from platformctl.drivers.schema import CrdSchemas, crd_paths, load_crds, validate_objects
+    from platformctl.plan.lock import load_lock
+
+    upstream = Path(os.environ["PLATFORMCTL_UPSTREAM_DIR"])  # the cluster fixture skips when unset
+    lock = load_lock()
+    crds = CrdSchemas(load_crds(crd_paths(lock, upstream)), strict=True)
+    assert validate_objects([obj], crds=crds, kubernetes_version=lock.kubernetes.version) == []
+    obj["spec"]["predictor"]["minReplica"] = 1  # a typo the schema must catch
+    errors = validate_objects([obj], crds=crds, kubernetes_version=lock.kubernetes.version)
+    assert len(errors) == 1 and "minReplica" in errors[0]
 
 
 def test_deploy_waits_ready_and_prints_url_and_requests(cluster: Cluster) -> None:
