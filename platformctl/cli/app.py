@@ -273,8 +273,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc2.exit_code)
     except SystemExit:
         raise
-    except typer.Abort:
-        output.error("aborted")
+    except typer.Abort:  # a confirmation prompt declined, interrupted or left without an answer
+        output.error("aborted: nothing was changed", hint="answer y, or pass --yes to skip the question")
         sys.exit(130)
     except typer.TyperException as exc:  # usage errors from option parsing (typer vendors click)
         show = getattr(exc, "show", None)

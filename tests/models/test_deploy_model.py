@@ -275,3 +275,12 @@ def test_models_delete_asks_first(cluster: Cluster) -> None:
     assert len(cluster.fake.objects(kind=ISVC)) == 1
     assert delete("y\n") == 0
     assert cluster.fake.objects(kind=ISVC) == []
+
+
+def test_models_delete_without_an_answer_names_yes(cluster: Cluster) -> None:
+    # Regression: stdin closed at the prompt printed a bare "error: aborted".
+    assert deploy(cluster, "sklearn-iris", "--format", "sklearn", "--storage-uri", IRIS_URI)[0] == 0
+    ran = run_main([*cluster.args, "models", "delete", "sklearn-iris"], env=cluster.env)
+    assert ran.exit_code == 130
+    assert "aborted: nothing was changed" in ran.stderr and "--yes" in ran.stderr
+    assert len(cluster.fake.objects(kind=ISVC)) == 1
