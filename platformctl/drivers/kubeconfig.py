@@ -56,7 +56,12 @@ def load(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc}); fix or move the kubeconfig file") from None
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"kubeconfig {path}: not valid YAML{at}; fix or move the kubeconfig file",
+            details=[str(getattr(exc, "problem", None) or exc).splitlines()[0]],
+        ) from None
     if data is None:
         return _empty()
     if not isinstance(data, dict):

@@ -255,6 +255,18 @@ def test_kubeconfig_merge_keeps_foreign_cluster_or_user_entry_unless_forced(tmp_
     kc.merge_context(path, yaml.safe_dump(src), context="kind-x", owner="x")
 
 
+def test_invalid_yaml_kubeconfig_is_a_one_line_config_error(tmp_path: Path) -> None:
+    # Regression: the message embedded PyYAML's multi-line text (with a caret line).
+    path = tmp_path / "config"
+    path.write_text("clusters: [\n")
+    with pytest.raises(ConfigError) as info:
+        kc.load(path)
+    assert (
+        info.value.message
+        == f"kubeconfig {path}: not valid YAML at line 2, column 1; fix or move the kubeconfig file"
+    )
+
+
 def test_unreadable_kubeconfig_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "config"
     path.write_bytes(b"\xff\xfe")
