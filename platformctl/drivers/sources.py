@@ -158,7 +158,16 @@ class Downloader:
         source_name: str | None = None,
     ) -> Path:
         """GET ``url`` into ``dest``: temp file beside it, check size and sha256, then atomic rename."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            probe_fd, probe = tempfile.mkstemp(prefix=".probe-", dir=dest.parent)
+            os.close(probe_fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise UsageError(
+                f"cache directory {dest.parent}: cannot write there ({exc.strerror or exc}); "
+                "set PLATFORMCTL_CACHE_DIR (or --cache-dir) to a writable directory"
+            ) from exc
         step = f"download {what}"
         reporting.start(self.reporter, step, url)
 

@@ -273,3 +273,13 @@ def test_bad_manifests_dir_or_mirror_is_a_usage_error_up_front(tmp_path: Path) -
     for mirror in ("ftp://mirror.invalid/x", "mirror.invalid/x", "http://"):
         with pytest.raises(UsageError, match=r"^--mirror/PLATFORMCTL_MIRROR .*http\(s\)://"):
             SourceResolver(lock, cache_dir=tmp_path / "c", base_url_override=mirror)
+
+
+def test_unwritable_cache_dir_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    # Regression: "internal error: NotADirectoryError" when the cache dir could not be created.
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    f = load_lock().release("istio")[1].files[0]
+    with pytest.raises(UsageError, match=r"^cache directory .*afile.*: cannot write there") as info:
+        SourceResolver(load_lock(), cache_dir=afile / "c", base_url_override="http://127.0.0.1:1").fetch(f)
+    assert "PLATFORMCTL_CACHE_DIR" in info.value.message
