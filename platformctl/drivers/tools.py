@@ -238,7 +238,13 @@ class ToolResolver:
                 hint=f"refusing an unverified binary; install {tool} yourself or set {env_var(tool)}",
             ) from None
         target = self.cache_binary(tool)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"cache directory {target.parent}: cannot write there ({exc.strerror or exc}); "
+                "set PLATFORMCTL_CACHE_DIR to a writable directory"
+            ) from exc
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".dl-") as tmp:
             fetched = self.downloader.download(
                 asset.url,

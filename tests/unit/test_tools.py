@@ -243,3 +243,24 @@ def test_cached_tool_is_found_only_when_intact(tmp_path: Path) -> None:
     assert got is not None and cached_tool("kind", cache_dir=tmp_path / "cache") == got
     got.write_bytes(b"#!/bin/sh\n")
     assert cached_tool("kind", cache_dir=tmp_path / "cache") is None
+
+
+def test_unwritable_tool_cache_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    # Regression: a cache path under a file was "internal error: NotADirectoryError".
+    data = _kind_bytes()
+    (tmp_path / "afile").write_text("x")
+    with LocalHTTPServer() as srv:
+        srv.add(f"/kind/{KIND_V}/kind-{PLAT}", data)
+        digest = hashlib.sha256(data).hexdigest()
+        srv.add(f"/kind/{KIND_V}/kind-{PLAT}.sha256sum", f"{digest}  kind-{PLAT}\n".encode())
+        r = ToolResolver(
+            load_lock(),
+            cache_dir=tmp_path / "afile" / "cache",
+            search_path=str(tmp_path / "empty"),
+            plat=PLAT,
+            env={},
+            downloader=Downloader(backoff=0.0, retries=1),
+            bases={"kind": srv.url("/kind")},
+        )
+        with pytest.raises(UsageError, match=r"^cache directory .*afile.*cannot write there"):
+            r.ensure("kind")
