@@ -241,6 +241,13 @@ def render(
     the_plan = plan or build_plan(spec, only=only, skip=skip)
     if out_dir is not None:
         _check_out_dir(out_dir)  # before rendering: a bad --out should fail in milliseconds
+        names = [f"{i:02d}-{name}.yaml" for i, name in enumerate(the_plan.order, start=1)]
+        foreign = [n for n in names if _foreign(out_dir / n)] if not force else []
+        if foreign:
+            raise SafetyError(
+                f"--out {out_dir}: {', '.join(foreign)} not written by platformctl render; not overwriting",
+                hint="move those files away, choose another --out, or re-run with --force",
+            )
     ctx = make_render_context(spec, sources, rep, lock)
     result = RenderResult()
     for i, name in enumerate(the_plan.order, start=1):
@@ -253,14 +260,6 @@ def render(
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--out {out_dir}: cannot create the directory ({exc.strerror})") from exc
-        if not force:
-            foreign = [out_dir / c.filename for c in result.components if _foreign(out_dir / c.filename)]
-            if foreign:
-                raise SafetyError(
-                    f"--out {out_dir}: {', '.join(p.name for p in foreign)} not written by platformctl "
-                    "render; not overwriting",
-                    hint="move those files away, choose another --out, or re-run with --force",
-                )
         for c in result.components:
             path = out_dir / c.filename
             try:
