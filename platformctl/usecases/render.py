@@ -89,6 +89,7 @@ def make_render_context(
             values=values,
             chart_dir=sources.charts_dir,
             helm_binary=helm_binary[0],
+            cache_dir=sources.cache_dir,
         )
 
     return RenderContext(spec=spec, lock=the_lock, sources=resolver, reporter=reporter, helm_render=helm)
