@@ -230,7 +230,7 @@ def status(
     output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
     spec = load_spec_from_ctx(ctx, sets=sets)
     g = global_options(ctx)
-    target = cluster_mod.reachable_target(spec, g.kubeconfig, g.context)
+    target = cluster_mod.reachable_target(spec, g.kubeconfig, g.context, explicit_context_wins=True)
     if target is None:
         raise ClusterError(
             f"no kind cluster named {spec.cluster.name!r}: run `platformctl up` first",

@@ -80,9 +80,21 @@ def existing_target(spec: PlatformSpec, kubeconfig: str | None, context: str | N
 
 
 def reachable_target(
-    spec: PlatformSpec, kubeconfig: str | None, context: str | None, *, kind_binary: Path | None = None
+    spec: PlatformSpec,
+    kubeconfig: str | None,
+    context: str | None,
+    *,
+    kind_binary: Path | None = None,
+    explicit_context_wins: bool = False,
 ) -> tuple[str | None, str | None] | None:
-    """Where a read-only command (dry-run, status) should connect, or None when there is no cluster yet."""
+    """Where a read-only command (dry-run, status) should connect, or None when there is no cluster yet.
+
+    ``explicit_context_wins``: for commands that only look (status), an explicit ``--context`` naming
+    another cluster is where the user wants to look, as with kubectl; ``up --dry-run`` keeps ``up``'s
+    refusal so that a dry run never promises what the real run would refuse.
+    """
+    if explicit_context_wins and context and context != f"kind-{spec.cluster.name}":
+        return kubeconfig or spec.cluster.kubeconfig, context
     if spec.cluster.provider == "existing":
         t = existing_target(spec, kubeconfig, context)
         return t.kubeconfig, t.context

@@ -63,7 +63,7 @@ def assert_all_succeeded(res: UpResult) -> None:
 
 
 def test_full_up_existing_second_up_noop_status_and_down(
-    fake_api: FakeApiServer, sources: SourceOptions
+    fake_api: FakeApiServer, sources: SourceOptions, capsys: pytest.CaptureFixture[str]
 ) -> None:
     res = up(SPEC, options(fake_api, sources))
     assert_all_succeeded(res)
@@ -112,6 +112,28 @@ def test_full_up_existing_second_up_noop_status_and_down(
     urls = {(e.kind, e.name): e.url for e in st.endpoints}
     assert ("isvc", "sklearn-iris") in urls
     assert any(k == "ksvc" and n == "frontend" for k, n in urls)
+
+    # `status` through the CLI with kubectl habits: default spec (provider kind) plus an explicit
+    # --context naming this cluster looks at that cluster; it lists the four Knative Services and iris.
+    from platformctl.cli.app import main
+
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "--kubeconfig",
+                str(fake_api.kubeconfig_path),
+                "--context",
+                fake_api.context,
+                "status",
+                "-o",
+                "json",
+            ]
+        )
+    assert info.value.code == 0
+    data = json.loads(capsys.readouterr().out)
+    listed = {e["name"]: e["url"] for e in data["endpoints"]}
+    for svc in ("frontend", "agenda-service", "c4p-service", "notifications-service", "sklearn-iris"):
+        assert listed.get(svc, "").startswith(f"http://{svc}.default."), (svc, listed)
 
     with pytest.raises(SafetyError):
         down(SPEC, confirmed=False, kubeconfig=str(fake_api.kubeconfig_path), context=fake_api.context)
