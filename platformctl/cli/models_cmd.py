@@ -231,8 +231,12 @@ def delete_cmd(
     ns = namespace or spec.workloads.model_namespace
     validate_name(name, "NAME")
     engine = connect_engine(ctx, spec)
-    if not yes:
-        typer.confirm(f"Delete InferenceService {ns}/{name} on {engine.context_name}?", abort=True)
+    # Declining is the same outcome as for `down`: nothing changed, exit 1 (Ctrl-C or no answer: 130).
+    if not yes and not typer.confirm(
+        f"Delete InferenceService {ns}/{name} on {engine.context_name}?", default=False, err=True
+    ):
+        output.info("nothing was changed (pass --yes to skip the question)")
+        raise typer.Exit(1)
     delete_model(engine, name, ns)
     output.info(f"deleted inferenceservice {ns}/{name}")
 

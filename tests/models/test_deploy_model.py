@@ -271,7 +271,7 @@ def test_models_delete_asks_first(cluster: Cluster) -> None:
                 return int(exc.code or 0)
         return 0
 
-    assert delete("n\n") == 130  # declined: aborted, nothing deleted
+    assert delete("n\n") == 1  # declined: nothing deleted, same exit code as a declined `down`
     assert len(cluster.fake.objects(kind=ISVC)) == 1
     assert delete("y\n") == 0
     assert cluster.fake.objects(kind=ISVC) == []
