@@ -78,7 +78,8 @@ def simple_table(
 
     t = Table(title=title, header_style="bold", show_lines=False)
     for c in columns:
-        t.add_column(c)
+        # fold, never truncate: digests, URLs and sha256s must stay complete (and copyable).
+        t.add_column(c, overflow="fold")
     for r in rows:
         cells = ("" if v is None else str(v) for v in r)
         t.add_row(*(cells if markup else (Text(c) for c in cells)))
