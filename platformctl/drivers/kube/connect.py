@@ -170,20 +170,24 @@ class KubeApi:
             raise
         except Exception as exc:
             # urllib3 connection errors, or the client's own ApiException(status=0) for TLS errors.
-            status = getattr(exc, "status", None)
-            if isinstance(status, int) and status > 0:
-                raise api_error_from_response(
-                    status,
-                    str(getattr(exc, "reason", "")),
-                    getattr(exc, "body", ""),
-                    getattr(exc, "headers", None),
-                    what,
-                ) from exc
-            raise ApiError(
-                f"{what}: cannot reach {self.server} (context {self.context}): {exc}",
-                status=0,
-                server_message=str(exc),
-            ) from exc
+            raise self._as_api_error(exc, what) from exc
+
+    def _as_api_error(self, exc: Exception, what: str) -> ApiError:
+        """The client's ApiException (an HTTP answer) or a transport failure (no answer) as an ApiError."""
+        status = getattr(exc, "status", None)
+        if isinstance(status, int) and status > 0:
+            return api_error_from_response(
+                status,
+                str(getattr(exc, "reason", "")),
+                getattr(exc, "body", ""),
+                getattr(exc, "headers", None),
+                what,
+            )
+        return ApiError(
+            f"{what}: cannot reach {self.server} (context {self.context}): {exc}",
+            status=0,
+            server_message=str(exc),
+        )
 
     def _send_legacy(
         self,
@@ -212,20 +216,7 @@ class KubeApi:
                 _request_timeout=timeout,
             )
         except Exception as exc:
-            status = getattr(exc, "status", None)
-            if isinstance(status, int) and status > 0:
-                raise api_error_from_response(
-                    status,
-                    str(getattr(exc, "reason", "")),
-                    getattr(exc, "body", ""),
-                    getattr(exc, "headers", None),
-                    what,
-                ) from exc
-            raise ApiError(
-                f"{what}: cannot reach {self.server} (context {self.context}): {exc}",
-                status=0,
-                server_message=str(exc),
-            ) from exc
+            raise self._as_api_error(exc, what) from exc
         return _LegacyResponse(raw)
 
     def request(
