@@ -22,7 +22,7 @@ WEBHOOK_SERVICE = "cert-manager-webhook"
 
 
 def render(ctx: RenderContext) -> list[KubeObject]:
-    return common.strip_empty_ca_bundles(common.pinned_documents(ctx, NAME, "cert-manager.yaml"))
+    return common.pinned_documents(ctx, NAME, "cert-manager.yaml")
 
 
 class CertManager:

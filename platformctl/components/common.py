@@ -14,8 +14,6 @@ from platformctl.errors import SourceError, UsageError
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
 
-WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
-
 # Helm renders per renderer (one per run: make_render_context builds a new one) keyed by the
 # chart, version, release, namespace and values: an identical render is never run twice.
 _HELM_MEMO: weakref.WeakKeyDictionary[Callable[..., Any], dict[str, str]] = weakref.WeakKeyDictionary()
@@ -134,19 +132,6 @@ CLUSTER_SCOPED = (
     "ClusterServingRuntime",
     "ClusterStorageContainer",
 )
-
-
-def strip_empty_ca_bundles(objects: Iterable[KubeObject]) -> list[KubeObject]:
-    """Remove empty ``caBundle`` fields: controllers fill them in, and SSA of "" would wipe theirs."""
-    out = []
-    for obj in objects:
-        if obj.get("kind") in WEBHOOK_KINDS:
-            for hook in obj.get("webhooks") or []:
-                cc = hook.get("clientConfig") or {}
-                if "caBundle" in cc and not cc["caBundle"]:
-                    del cc["caBundle"]
-        out.append(obj)
-    return out
 
 
 def drop_webhook_fields(objects: Iterable[KubeObject], kind: str, name: str, fields: Sequence[str]) -> None:

@@ -54,8 +54,7 @@ def render(ctx: RenderContext) -> list[KubeObject]:
     objs = [common.namespace(NAMESPACE)]
     objs += _conversion_namespace(common.pinned_role_documents(ctx, NAME, "dapr-crds"))
     objs += common.render_helm(ctx, NAME, "dapr", RELEASE, NAMESPACE, chart_values())
-    objs = common.in_namespace(common.dedupe(objs), NAMESPACE, common.CLUSTER_SCOPED)
-    return common.strip_empty_ca_bundles(objs)
+    return common.in_namespace(common.dedupe(objs), NAMESPACE, common.CLUSTER_SCOPED)
 
 
 def _scheduler_wait() -> Wait:

@@ -66,7 +66,7 @@ def _finish(objects: list[KubeObject]) -> list[KubeObject]:
             for hook in obj.get("webhooks") or []:
                 if hook.get("failurePolicy") == "Ignore":
                     del hook["failurePolicy"]
-    return common.strip_empty_ca_bundles(common.in_namespace(objects, NAMESPACE, common.CLUSTER_SCOPED))
+    return common.in_namespace(objects, NAMESPACE, common.CLUSTER_SCOPED)
 
 
 def render_base(ctx: RenderContext) -> list[KubeObject]:

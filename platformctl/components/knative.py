@@ -58,11 +58,11 @@ def render_core(ctx: RenderContext) -> list[KubeObject]:
         common.set_configmap_data(objs, NAMESPACE, cm, data)
     for kind, name in RECONCILED_WEBHOOKS:
         common.drop_webhook_fields(objs, kind, name, ("rules",))
-    return common.strip_empty_ca_bundles(common.dedupe(objs))
+    return common.dedupe(objs)
 
 
 def render_net_istio(ctx: RenderContext) -> list[KubeObject]:
-    return common.strip_empty_ca_bundles(common.pinned_documents(ctx, NAME, "net-istio.yaml"))
+    return common.pinned_documents(ctx, NAME, "net-istio.yaml")
 
 
 def render_jobs(ctx: RenderContext) -> list[KubeObject]:

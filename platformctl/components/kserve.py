@@ -69,7 +69,7 @@ def configure(objs: list[KubeObject], domain: str) -> None:
 def render_main(ctx: RenderContext) -> list[KubeObject]:
     objs = common.pinned_documents(ctx, NAME, "kserve.yaml")
     configure(objs, ctx.spec.domain)
-    return common.strip_empty_ca_bundles([o for o in objs if o.get("kind") not in LATE_KINDS])
+    return [o for o in objs if o.get("kind") not in LATE_KINDS]
 
 
 def render_cluster_resources(ctx: RenderContext) -> list[KubeObject]:

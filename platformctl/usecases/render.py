@@ -27,11 +27,6 @@ if TYPE_CHECKING:
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
 
-# Same values as platformctl.drivers.kube.labels (kept literal: importing the kube driver package here
-# would pull the kubernetes client into `render`, which needs no cluster).
-MANAGED_BY_KEY = "app.kubernetes.io/managed-by"
-MANAGED_BY = "platformctl"
-COMPONENT_KEY = "platformctl.io/component"
 HEADER_PREFIX = "# Rendered by platformctl"
 
 
@@ -183,18 +178,6 @@ def _ordered(value: Any, top: bool = False) -> Any:
     return value
 
 
-def labelled(obj: KubeObject, component: str) -> KubeObject:
-    """A copy of ``obj`` with the ownership labels the engine sets on apply."""
-    out = dict(obj)
-    meta = dict(out.get("metadata") or {})
-    labels = dict(meta.get("labels") or {})
-    labels[MANAGED_BY_KEY] = MANAGED_BY
-    labels[COMPONENT_KEY] = component
-    meta["labels"] = labels
-    out["metadata"] = meta
-    return out
-
-
 def to_yaml(objects: Sequence[KubeObject], *, header: str) -> str:
     import yaml
 
@@ -212,11 +195,14 @@ def to_yaml(objects: Sequence[KubeObject], *, header: str) -> str:
 
 
 def render_objects(name: str, ctx: RenderContext, plan: Plan) -> tuple[str, list[KubeObject]]:
+    # The engine's own preparation (pure; no kubernetes import): render shows exactly what `up` sends.
+    from platformctl.drivers.kube.apply import prepare
+
     comp = plan.components[name]
     objects: list[KubeObject] = []
     for step in comp.steps(ctx):
         if isinstance(step, Apply):
-            objects.extend(labelled(o, name) for o in step.render(ctx))
+            objects.extend(prepare(o, name) for o in step.render(ctx))
     return comp.version(ctx), objects
 
 
