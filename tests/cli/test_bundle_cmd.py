@@ -5,37 +5,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from platformctl.cli.app import main
 from platformctl.plan.lock import load_lock
+from tests.support.cli_main import Ran, run_main
 from tests.support.httpserver import LocalHTTPServer
-
-
-@dataclass
-class Ran:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
 
 
 def run(args: list[str]) -> Ran:
     """The console entry point (main: error → exit-code mapping) with captured streams."""
-    with CliRunner().isolation() as (out, err, _):
-        code = 0
-        try:
-            main(args)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
+    return run_main(args)
 
 
 @pytest.fixture

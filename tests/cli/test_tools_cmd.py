@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from platformctl.cli.app import main
 from platformctl.plan.lock import load_lock
+from tests.support.cli_main import Ran, run_main
 
 LOCK = load_lock()
 
 
-@dataclass
-class Ran:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
 def run(args: list[str], env: dict[str, str]) -> Ran:
-    with CliRunner().isolation(env=env) as (out, err, _):
-        code = 0
-        try:
-            main(args)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
+    return run_main(args, env)
 
 
 def fake(directory: Path, name: str, text: str) -> Path:
