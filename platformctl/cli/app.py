@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "doctor_cmd",
     "models_cmd",
     "smoke_cmd",
+    "images_cmd",
 )
 
 
@@ -84,6 +85,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "smoke-test": LazyCommand(
         "smoke_cmd",
         "Check the ingress, every Knative Service, the conference app's routes and the iris model.",
+    ),
+    "images": LazyCommand(
+        "images_cmd",
+        "List every image the enabled platform runs, the component needing it and how it is pinned.",
     ),
     "config": LazyCommand(
         "config_cmd", "Show the effective platform spec, write a commented platform.yaml, or validate one."
