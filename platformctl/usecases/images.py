@@ -107,6 +107,9 @@ class ImageEntry:
     pinning: Pinning
     registry: str
     injected: bool  # named in a ConfigMap/env for a controller to inject at run time
+    # Components whose pods run it (for an injected image: the pods it is injected into; empty when
+    # nothing in this render triggers the injection, e.g. KServe's agent without a logger/batcher).
+    needed_by: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +118,7 @@ class ImageEntry:
             "pinned": self.pinning,
             "registry": self.registry,
             "injected": self.injected,
+            "needed_by": list(self.needed_by),
             "sources": list(self.sources),
         }
 
@@ -145,24 +149,33 @@ class ImagesReport:
 
 class _Collector:
     def __init__(self) -> None:
-        self.found: dict[str, tuple[list[str], list[str], list[bool]]] = {}
+        # image → (naming components, sources, injected flags, components whose own pods run it)
+        self.found: dict[str, tuple[list[str], list[str], list[bool], list[str]]] = {}
 
     def add(self, image: str, component: str, source: str, *, injected: bool = False) -> None:
         image = image.strip()
         if not image:
             return
-        comps, sources, inj = self.found.setdefault(image, ([], [], []))
+        comps, sources, inj, direct = self.found.setdefault(image, ([], [], [], []))
         if component not in comps:
             comps.append(component)
         if source not in sources:
             sources.append(source)
         inj.append(injected)
+        if not injected:
+            direct.append(component)
 
-    def entries(self, order: Sequence[str]) -> list[ImageEntry]:
+    def entries(self, order: Sequence[str], injected_into: Mapping[str, list[str]]) -> list[ImageEntry]:
         rank = {name: i for i, name in enumerate(order)}
+
+        def ranked(names: Iterable[str]) -> tuple[str, ...]:
+            return tuple(sorted(set(names), key=lambda c: (rank.get(c, len(rank)), c)))
+
         out: list[ImageEntry] = []
-        for image, (comps, sources, inj) in self.found.items():
-            ordered = tuple(sorted(comps, key=lambda c: (rank.get(c, len(rank)), c)))
+        for image, (comps, sources, inj, direct) in self.found.items():
+            ordered = ranked(comps)
+            # Pods that run it: the components' own pods, plus the pods it is injected into.
+            users = ranked([*direct, *injected_into.get(image, [])])
             out.append(
                 ImageEntry(
                     image=image,
@@ -171,6 +184,7 @@ class _Collector:
                     pinning=parse_image(image).pinning,
                     registry=parse_image(image).registry,
                     injected=any(inj),
+                    needed_by=users,
                 )
             )
         return sorted(out, key=lambda e: (rank.get(e.components[0], len(rank)), e.image))
@@ -230,32 +244,68 @@ def istio_proxy_image(values: Mapping[str, Any]) -> str | None:
     return f"{hub}/{image}:{tag}" + (f"-{variant}" if variant else "")
 
 
-def _injected(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(where, image) named for run-time injection by this object (see the module docstring)."""
+# Roles of injected images: which objects make a controller inject them (who needs them at run time).
+QUEUE_PROXY, STORAGE_INITIALIZER, AGENT, DAPRD, ISTIO_PROXY = (
+    "queue-proxy",
+    "storage-initializer",
+    "agent",
+    "daprd",
+    "istio-proxy",
+)
+
+
+def _injected(obj: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(role, where, image) named for run-time injection by this object (see the module docstring)."""
     kind = obj.get("kind")
     meta = obj.get("metadata") or {}
     name = meta.get("name")
     data = obj.get("data") or {}
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str, str]] = []
     if kind == "ConfigMap" and name == "config-deployment" and data.get("queue-sidecar-image"):
-        out.append(("data.queue-sidecar-image", str(data["queue-sidecar-image"])))
+        out.append((QUEUE_PROXY, "data.queue-sidecar-image", str(data["queue-sidecar-image"])))
     elif kind == "ConfigMap" and name == "inferenceservice-config":
-        for key in ("storageInitializer", "agent"):
+        for role, key in ((STORAGE_INITIALIZER, "storageInitializer"), (AGENT, "agent")):
             value = _json_value(data.get(key))
             if isinstance(value, Mapping) and value.get("image"):
-                out.append((f"data.{key}.image", str(value["image"])))
+                out.append((role, f"data.{key}.image", str(value["image"])))
     elif kind == "ConfigMap" and name == "istio-sidecar-injector":
         values = _json_value(data.get("values"))
         proxy = istio_proxy_image(values) if isinstance(values, Mapping) else None
         if proxy:
-            out.append(("data.values global.hub/proxy.image/tag", proxy))
+            out.append((ISTIO_PROXY, "data.values global.hub/proxy.image/tag", proxy))
     elif kind == "Deployment" and name == "dapr-sidecar-injector":
         spec = pod_spec(obj) or {}
         for c in spec.get("containers") or []:
             for env in c.get("env") or []:
                 if isinstance(env, Mapping) and env.get("name") == "SIDECAR_IMAGE" and env.get("value"):
-                    out.append((f"containers[{c.get('name')}] env SIDECAR_IMAGE", str(env["value"])))
+                    out.append((DAPRD, f"containers[{c.get('name')}] env SIDECAR_IMAGE", str(env["value"])))
     return out
+
+
+def _injection_roles(obj: Mapping[str, Any]) -> set[str]:
+    """Which injected images the pods of ``obj`` will get (Knative queue-proxy for every revision,
+    KServe's storage-initializer for a storageUri and agent for logger/batcher, daprd for
+    ``dapr.io/enabled: "true"`` pods, the Istio proxy for ``image: auto``)."""
+    roles: set[str] = set()
+    kind = obj.get("kind")
+    api = str(obj.get("apiVersion", ""))
+    if kind == "Service" and api.startswith("serving.knative.dev/"):
+        roles.add(QUEUE_PROXY)
+    if kind == "InferenceService":
+        roles.add(QUEUE_PROXY)  # Serverless mode: every predictor is a Knative revision
+        predictor = (obj.get("spec") or {}).get("predictor") or {}
+        model = predictor.get("model") or {}
+        if isinstance(model, Mapping) and model.get("storageUri"):
+            roles.add(STORAGE_INITIALIZER)
+        if predictor.get("logger") or predictor.get("batcher"):
+            roles.add(AGENT)
+    template_meta = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    if str((template_meta.get("annotations") or {}).get("dapr.io/enabled", "")).lower() == "true":
+        roles.add(DAPRD)
+    spec = pod_spec(obj)
+    if spec is not None and any(image == ISTIO_AUTO_IMAGE for _, image in pod_images(spec)):
+        roles.add(ISTIO_PROXY)
+    return roles
 
 
 def _runtime_images(
@@ -306,7 +356,8 @@ def _isvc_images(
 def images_from_render(components: Sequence[RenderedComponent]) -> ImagesReport:
     """Derive the image list from rendered components (pure: no cluster, no network)."""
     collector = _Collector()
-    proxy: list[tuple[str, str]] = []
+    roles: dict[str, list[str]] = {}  # role → images named for it
+    consumers: dict[str, list[str]] = {}  # role → components whose pods get it injected
     auto_users: list[tuple[str, str]] = []
     table, runtimes = _runtime_images(components)
     for comp in components:
@@ -321,16 +372,23 @@ def images_from_render(components: Sequence[RenderedComponent]) -> ImagesReport:
             if obj.get("kind") == "InferenceService":
                 for where, image in _isvc_images(obj, table, runtimes):
                     collector.add(image, comp.name, where)
-            for where, image in _injected(obj):
+            for role, where, image in _injected(obj):
                 collector.add(image, comp.name, f"{_label(obj)} {where}", injected=True)
-                if obj.get("metadata", {}).get("name") == "istio-sidecar-injector":
-                    proxy.append((comp.name, image))
+                roles.setdefault(role, []).append(image)
+            for role in _injection_roles(obj):
+                users = consumers.setdefault(role, [])
+                if comp.name not in users:
+                    users.append(comp.name)
     # `image: auto` is the injector's proxy image (istio gateway chart); same image, its user listed.
     for comp_name, where in auto_users:
-        for _, image in proxy:
+        for image in roles.get(ISTIO_PROXY, []):
             collector.add(image, comp_name, where)
+    needed: dict[str, list[str]] = {}
+    for role, images in roles.items():
+        for image in images:
+            needed.setdefault(image, []).extend(consumers.get(role, []))
     order = [c.name for c in components]
-    return ImagesReport(images=collector.entries(order), components=order)
+    return ImagesReport(images=collector.entries(order, needed), components=order)
 
 
 def list_images(

@@ -104,6 +104,13 @@ def test_every_image_is_named_by_the_render_or_a_pinned_configmap(
     # The images controllers inject at run time, each read from where the pinned files name it.
     names = {parse_image(i).repository.rsplit("/", 1)[-1] for i in injected}
     assert {"queue", "storage-initializer", "agent", "daprd", "proxyv2"} <= names, names
+    # ...and needed by the components whose pods get them injected.
+    needed = {parse_image(e.image).repository.rsplit("/", 1)[-1]: e.needed_by for e in report.images}
+    assert needed["queue"] == ("conference", "iris")  # Knative Services and the InferenceService
+    assert needed["daprd"] == ("conference",)  # dapr.io/enabled pods
+    assert needed["storage-initializer"] == ("iris",)  # storageUri
+    assert needed["agent"] == ()  # no logger/batcher in this render: nothing runs it
+    assert needed["proxyv2"] == ("istio",)  # the gateway's `image: auto`
 
 
 def test_only_the_runtime_the_inferenceservice_uses_is_listed(
