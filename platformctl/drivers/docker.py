@@ -138,3 +138,124 @@ def publisher_of(containers: list[dict[str, Any]], port: int) -> str | None:
                 names = c.get("Names") or [c.get("Id", "?")[:12]]
                 return str(names[0]).lstrip("/")
     return None
+
+
+# -- images: pull, save, load, exec (bundle --images, pre-pull) -----------------------------------
+# Docker Engine API v1.41 (Docker 20.10): POST /images/create?fromImage=&tag= streams JSON progress
+# lines ({"status"…} or {"errorDetail": {"message"}, "error"}); GET /images/get?names= streams a
+# `docker save` tar; POST /containers/{id}/exec + POST /exec/{id}/start + GET /exec/{id}/json run a
+# command in a container (what `docker exec` does). https://docs.docker.com/engine/api/v1.41/
+
+
+def split_reference(image: str) -> tuple[str, str]:
+    """(fromImage, tag) for POST /images/create: the tag or ``sha256:…`` digest goes in ``tag``."""
+    name, at, digest = image.partition("@")
+    if at:
+        return name.rsplit(":", 1)[0] if name.rfind(":") > name.rfind("/") else name, digest
+    slash, colon = name.rfind("/"), name.rfind(":")
+    if colon > slash:
+        return name[:colon], name[colon + 1 :]
+    return name, "latest"
+
+
+class ImageClient(DockerClient):
+    """Long-running image operations; every call has a deadline (``timeout``, default 30 min)."""
+
+    def __init__(self, endpoint: Endpoint | None = None, *, timeout: float = 1800.0) -> None:
+        super().__init__(endpoint, timeout=timeout)
+
+    def _stream_client(self) -> httpx.Client:
+        import httpx
+
+        client = self._client()
+        client.timeout = httpx.Timeout(self.timeout, connect=10.0)
+        return client
+
+    def _fail(self, what: str, exc: BaseException) -> ClusterError:
+        return ClusterError(f"Docker API {what} at {self.endpoint.host}: {exc or type(exc).__name__}")
+
+    def pull(self, image: str) -> None:
+        """``docker pull``: raises ClusterError with the daemon's message when the pull fails."""
+        import httpx
+
+        from_image, tag = split_reference(image)
+        try:
+            with (
+                self._stream_client() as client,
+                client.stream(
+                    "POST",
+                    "/images/create",
+                    params={"fromImage": from_image, "tag": tag},
+                    headers={"X-Registry-Auth": "e30="},  # base64("{}"): anonymous
+                ) as resp,
+            ):
+                if resp.status_code != 200:
+                    raise ClusterError(
+                        f"docker pull {image}: HTTP {resp.status_code}: {resp.read().decode()[:300]}"
+                    )
+                for line in resp.iter_lines():
+                    if not line.strip():
+                        continue
+                    try:
+                        msg = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(msg, dict) and (msg.get("error") or msg.get("errorDetail")):
+                        detail = (msg.get("errorDetail") or {}).get("message") or msg.get("error")
+                        raise ClusterError(f"docker pull {image}: {detail}")
+        except (httpx.HTTPError, OSError) as exc:
+            raise self._fail(f"pull {image}", exc) from None
+
+    def save(self, image: str, dest: Path) -> None:
+        """``docker save IMAGE > dest`` (dest written in place; the caller renames it when complete)."""
+        import httpx
+
+        try:
+            with (
+                self._stream_client() as client,
+                client.stream("GET", "/images/get", params={"names": image}) as resp,
+            ):
+                if resp.status_code != 200:
+                    raise ClusterError(
+                        f"docker save {image}: HTTP {resp.status_code}: {resp.read().decode()[:300]}"
+                    )
+                with dest.open("wb") as fh:
+                    for chunk in resp.iter_bytes(1 << 20):
+                        fh.write(chunk)
+        except (httpx.HTTPError, OSError) as exc:
+            raise self._fail(f"save {image}", exc) from None
+
+    def exec(self, container: str, cmd: list[str]) -> tuple[int, str]:
+        """Run ``cmd`` in ``container`` (``docker exec``); (exit code, combined output)."""
+        import httpx
+
+        try:
+            with self._stream_client() as client:
+                created = client.post(
+                    f"/containers/{container}/exec",
+                    json={"Cmd": cmd, "AttachStdout": True, "AttachStderr": True},
+                )
+                if created.status_code != 201:
+                    raise ClusterError(
+                        f"docker exec {container}: HTTP {created.status_code}: {created.text[:300]}"
+                    )
+                exec_id = created.json()["Id"]
+                started = client.post(f"/exec/{exec_id}/start", json={"Detach": False, "Tty": False})
+                text = demux(started.content)
+                info = client.get(f"/exec/{exec_id}/json").json()
+        except (httpx.HTTPError, OSError, ValueError, KeyError) as exc:
+            raise self._fail(f"exec in {container}", exc) from None
+        return int(info.get("ExitCode") or 0), text
+
+
+def demux(raw: bytes) -> str:
+    """Docker's multiplexed stdout/stderr stream (8-byte frame headers) as text."""
+    out: list[bytes] = []
+    i = 0
+    while i + 8 <= len(raw) and raw[i] in (0, 1, 2) and raw[i + 1 : i + 4] == b"\0\0\0":
+        size = int.from_bytes(raw[i + 4 : i + 8], "big")
+        out.append(raw[i + 8 : i + 8 + size])
+        i += 8 + size
+    if i < len(raw):  # not multiplexed (a TTY) or a trailing partial frame
+        out.append(raw[i:])
+    return b"".join(out).decode("utf-8", "replace")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -103,7 +102,6 @@ class Prepull:
         self._lock = threading.Lock()
         self._running = 0
         self._cancel = threading.Event()
-        self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -112,10 +110,26 @@ class Prepull:
         self._thread.start()
 
     def _run(self) -> None:
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="prepull") as pool:
-            self._pool = pool
-            for image in self.images:
-                pool.submit(self._one, image)
+        # Daemon workers (not a ThreadPoolExecutor, whose workers the interpreter joins at exit): a
+        # pull still running when `up` returns must not keep the process alive.
+        pending = list(self.images)
+
+        def worker() -> None:
+            while not self._cancel.is_set():
+                with self._lock:
+                    if not pending:
+                        return
+                    image = pending.pop(0)
+                self._one(image)
+
+        workers = [
+            threading.Thread(target=worker, name=f"platformctl-prepull-{i}", daemon=True)
+            for i in range(min(self.concurrency, len(pending)))
+        ]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
         failed = self.report.failed
         if failed:
             reporting.fail(self.reporter, STEP, self.report.summary())
@@ -144,6 +158,8 @@ class Prepull:
             done, total, nbytes = self.report.done, self.report.total, self.report.bytes
         detail = f"{done}/{total} images" + (f", {nbytes / 1e6:.0f} MB" if nbytes else "")
         reporting.progress(self.reporter, STEP, done, total, detail)
+        if done * 4 // total > (done - 1) * 4 // total:  # a plain line per quarter (CI logs)
+            reporting.update(self.reporter, STEP, f"pre-pulled {detail}")
 
     def wait(self, timeout: float | None = None) -> PrepullReport:
         if self._thread is not None:

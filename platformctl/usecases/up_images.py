@@ -1,0 +1,110 @@
+"""Images during ``up``: load a bundle's image archives, or pre-pull while the DAG installs.
+
+Two moments, so that a refusal changes nothing:
+
+1. ``plan_images`` (before the cluster is created or touched): derive the image list from the render,
+   in pull order; when ``--manifests-dir`` holds image archives (``bundle --images``), check that the
+   bundle has every image and each archive's sha256 (exit 3 naming the missing image otherwise).
+2. ``start_images`` (as soon as the cluster exists): kind + bundled archives → ``kind load
+   image-archive`` for each, before anything is installed; kind otherwise → a background ``Prepull``
+   into every node (``crictl pull`` through ``docker exec``), a few at a time, while the DAG runs.
+   Pre-pull failures are reported, never fatal: the kubelet pulls those images itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from platformctl import reporting
+from platformctl.usecases.prepull import DEFAULT_CONCURRENCY, Prepull, pull_order
+
+if TYPE_CHECKING:
+    from platformctl.plan.dag import Plan
+    from platformctl.plan.spec import PlatformSpec
+    from platformctl.reporting import Reporter
+    from platformctl.usecases.cluster import ClusterInfo
+    from platformctl.usecases.render import SourceOptions
+
+
+@dataclass
+class UpImages:
+    images: list[str]  # every image of the plan, in pull order
+    archives: list[tuple[str, Path]] = field(default_factory=list)  # verified bundle archives
+    prepull: bool = False
+
+
+def wants_prepull(spec: PlatformSpec, prepull: bool | None) -> bool:
+    """``--prepull/--no-prepull``; by default on for kind (platformctl owns the node), off otherwise."""
+    return spec.cluster.provider == "kind" if prepull is None else prepull
+
+
+def plan_images(
+    spec: PlatformSpec, plan: Plan, sources: SourceOptions, *, prepull: bool | None
+) -> UpImages | None:
+    from platformctl.usecases.bundle_images import MANIFEST, archives_for
+    from platformctl.usecases.images import images_from_render
+    from platformctl.usecases.render import render
+
+    bundle = sources.manifests_dir
+    bundled = bundle is not None and (bundle / MANIFEST).is_file()
+    want = wants_prepull(spec, prepull)
+    if not bundled and not want:
+        return None
+    report = images_from_render(render(spec, plan=plan, sources=sources).components)
+    ordered = [e.image for e in pull_order(report, plan.order)]
+    archives = archives_for(bundle, ordered) if bundle is not None and bundled else []
+    return UpImages(ordered, archives, prepull=want and not archives)
+
+
+def start_images(
+    info: ClusterInfo,
+    images: UpImages,
+    *,
+    reporter: Reporter,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> Prepull | None:
+    """Load bundled archives (blocking) or start the background pre-pull; None when nothing runs."""
+    from platformctl.usecases.bundle_images import load_archives
+    from platformctl.usecases.cluster import kind_cluster
+
+    if info.provider != "kind":
+        if images.archives:
+            reporting.log(
+                reporter,
+                "images",
+                "image archives are loaded into kind clusters only: push them to the registry this "
+                "cluster pulls from",
+            )
+        if images.prepull:
+            reporting.log(
+                reporter, "images", "pre-pull on an existing cluster: see `--prepull` in docs/images.md"
+            )
+        return None
+    kind = kind_cluster()
+    if images.archives:
+        load_archives(
+            images.archives, lambda path: kind.load_image_archive(info.name, path), reporter=reporter
+        )
+        return None
+    if not images.prepull or not images.images:
+        return None
+    from platformctl.drivers.docker import ImageClient
+    from platformctl.drivers.kind import pull_into_node
+    from platformctl.errors import PlatformError
+
+    try:
+        nodes = kind.nodes(info.name)
+    except PlatformError as exc:
+        reporting.log(reporter, "images", f"pre-pull skipped: {exc.message}")
+        return None
+    client = ImageClient()
+
+    def pull(image: str) -> int | None:
+        sizes = [pull_into_node(client, node, image) for node in nodes]
+        return sizes[0] if sizes else None
+
+    job = Prepull(images.images, pull, concurrency=concurrency, reporter=reporter)
+    job.start()
+    return job
