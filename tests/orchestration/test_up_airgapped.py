@@ -72,7 +72,8 @@ def test_up_loads_every_archive_after_the_cluster_exists_and_before_installing(
     entries = make_bundle(bundle)
     rec = RecordingReporter()
     res = up(SPEC, options(bundle), reporter=rec)
-    assert res.run is not None and res.run.ok, {n: r.reason for n, r in res.run.runs.items()}
+    assert res.run is not None
+    assert res.run.ok, {n: r.reason for n, r in res.run.runs.items()}
     argv = calls(kind_env)
     loads = [a for a in argv if a[:2] == ["load", "image-archive"]]
     assert sorted(a[2] for a in loads) == sorted(str(bundle / e.archive) for e in entries)
