@@ -82,7 +82,10 @@ class PrepullReport:
 
 
 class Prepull:
-    """Background pulls with bounded concurrency; ``start`` returns at once, ``wait`` joins."""
+    """Background pulls with bounded concurrency; ``start`` returns at once, ``wait`` joins.
+    ``grace``: how long ``up`` waits for pulls still running when the DAG has finished."""
+
+    grace = 10.0
 
     def __init__(
         self,

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from platformctl.reporting import Reporter
     from platformctl.usecases.cluster import ClusterInfo
     from platformctl.usecases.prepull import Prepull, PrepullReport
+    from platformctl.usecases.prepull_existing import ExistingPrepull
 
 ACTIONS = ("created", "configured", "unchanged", "not validated")
 # (component, step name) → called before each step; a test seam for interruptions at exact points.
@@ -268,7 +269,7 @@ def up(
             allow_download=options.sources.allow_download,
         )
         engine = connect(info.kubeconfig, info.context, rep)
-    prepull = _start_images(info, images, options, base)
+    prepull = _start_images(info, images, options, base, engine)
 
     ctx = make_render_context(spec, options.sources, rep, lock)
     check_external(plan, engine, ctx)
@@ -300,19 +301,18 @@ def up(
         if prepull is not None:
             # The DAG is done: pulls not started are left to the kubelet; running ones get a moment.
             prepull.cancel()
-            result.prepull = prepull.wait(timeout=PREPULL_GRACE)
+            result.prepull = prepull.wait(timeout=prepull.grace)
     return result
 
 
-PREPULL_GRACE = 10.0  # seconds `up` waits for pre-pulls still running when the DAG has finished
-
-
 def _start_images(
-    info: ClusterInfo | None, images: object, options: UpOptions, reporter: Reporter
-) -> Prepull | None:
+    info: ClusterInfo | None, images: object, options: UpOptions, reporter: Reporter, engine: Engine
+) -> Prepull | ExistingPrepull | None:
     """issue 11: load bundled image archives or start the background pre-pull (usecases/up_images.py)."""
     from platformctl.usecases.up_images import UpImages, start_images
 
     if info is None or not isinstance(images, UpImages):
         return None
-    return start_images(info, images, reporter=reporter, concurrency=options.prepull_concurrency)
+    return start_images(
+        info, images, reporter=reporter, engine=engine, concurrency=options.prepull_concurrency
+    )

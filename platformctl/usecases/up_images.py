@@ -21,10 +21,12 @@ from platformctl import reporting
 from platformctl.usecases.prepull import DEFAULT_CONCURRENCY, Prepull, pull_order
 
 if TYPE_CHECKING:
+    from platformctl.drivers.kube.engine import Engine
     from platformctl.plan.dag import Plan
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
     from platformctl.usecases.cluster import ClusterInfo
+    from platformctl.usecases.prepull_existing import ExistingPrepull
     from platformctl.usecases.render import SourceOptions
 
 
@@ -63,8 +65,10 @@ def start_images(
     images: UpImages,
     *,
     reporter: Reporter,
+    engine: Engine | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
-) -> Prepull | None:
+    timeout: float = 900,
+) -> Prepull | ExistingPrepull | None:
     """Load bundled archives (blocking) or start the background pre-pull; None when nothing runs."""
     from platformctl.usecases.bundle_images import load_archives
     from platformctl.usecases.cluster import kind_cluster
@@ -77,10 +81,12 @@ def start_images(
                 "image archives are loaded into kind clusters only: push them to the registry this "
                 "cluster pulls from",
             )
-        if images.prepull:
-            reporting.log(
-                reporter, "images", "pre-pull on an existing cluster: see `--prepull` in docs/images.md"
-            )
+        if images.prepull and engine is not None and images.images:
+            from platformctl.usecases.prepull_existing import ExistingPrepull
+
+            existing = ExistingPrepull(engine, images.images, timeout=timeout, reporter=reporter)
+            existing.start()
+            return existing
         return None
     kind = kind_cluster()
     if images.archives:
