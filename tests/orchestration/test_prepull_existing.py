@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from platformctl.plan.spec import COMPONENTS, PlatformSpec
 from platformctl.reporting import NullReporter, RecordingReporter
 from platformctl.usecases.prepull_existing import NAME, NAMESPACE, objects, pod_status, prepull_existing
