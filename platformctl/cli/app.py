@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "models_cmd",
     "smoke_cmd",
     "images_cmd",
+    "cache_cmd",
 )
 
 
@@ -99,6 +100,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "(`tools install`).",
     ),
     "models": LazyCommand("models_cmd", "InferenceServices on the cluster."),
+    "cache": LazyCommand(
+        "cache_cmd",
+        "The pull-through registry caches kind clusters pull through: size, hits; prune or remove them.",
+    ),
 }
 
 # Typer settings the root passes down to every command it builds; a module's commands are built

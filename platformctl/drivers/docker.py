@@ -259,3 +259,89 @@ def demux(raw: bytes) -> str:
     if i < len(raw):  # not multiplexed (a TTY) or a trailing partial frame
         out.append(raw[i:])
     return b"".join(out).decode("utf-8", "replace")
+
+
+class EngineClient(ImageClient):
+    """Containers, volumes and networks (the registry cache): POST /containers/create?name=,
+    POST /containers/{id}/start, DELETE /containers/{id}?force=&v=, GET /containers/json?all=&filters=,
+    POST /volumes/create, DELETE /volumes/{name}, GET /system/df, POST /networks/{id}/connect."""
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        ok: tuple[int, ...] = (200, 201, 204),
+    ) -> tuple[int, Any]:
+        import httpx
+
+        try:
+            with self._client() as client:
+                resp = client.request(method, path, params=params, json=body)
+        except (httpx.HTTPError, OSError) as exc:
+            raise self._fail(f"{method} {path}", exc) from None
+        if resp.status_code not in ok:
+            try:
+                message = resp.json().get("message") or resp.text
+            except ValueError:
+                message = resp.text
+            raise ClusterError(f"Docker API {method} {path}: HTTP {resp.status_code}: {str(message)[:300]}")
+        try:
+            return resp.status_code, resp.json() if resp.content else None
+        except ValueError:
+            return resp.status_code, None
+
+    def containers_labelled(self, label: str) -> list[dict[str, Any]]:
+        _, data = self._call(
+            "GET", "/containers/json", params={"all": "1", "filters": json.dumps({"label": [label]})}
+        )
+        return [c for c in data or [] if isinstance(c, dict)]
+
+    def container_exists(self, name: str) -> bool:
+        status, _ = self._call("GET", f"/containers/{name}/json", ok=(200, 404))
+        return status == 200
+
+    def network_exists(self, name: str) -> bool:
+        status, _ = self._call("GET", f"/networks/{name}", ok=(200, 404))
+        return status == 200
+
+    def image_present(self, image: str) -> bool:
+        status, _ = self._call("GET", f"/images/{image}/json", ok=(200, 404))
+        return status == 200
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        self._call("POST", "/volumes/create", body={"Name": name, "Labels": dict(labels)})
+
+    def remove_volume(self, name: str) -> bool:
+        status, _ = self._call("DELETE", f"/volumes/{name}", ok=(204, 404))
+        return status == 204
+
+    def create_container(self, name: str, config: Mapping[str, Any]) -> str:
+        _, data = self._call("POST", "/containers/create", params={"name": name}, body=dict(config))
+        return str((data or {}).get("Id", name))
+
+    def start_container(self, name: str) -> None:
+        self._call("POST", f"/containers/{name}/start", ok=(204, 304))
+
+    def remove_container(self, name: str) -> bool:
+        status, _ = self._call("DELETE", f"/containers/{name}", params={"force": "1"}, ok=(204, 404))
+        return status == 204
+
+    def connect_network(self, network: str, container: str) -> None:
+        """Attach ``container`` to ``network`` (already attached is fine)."""
+        status, _ = self._call(
+            "POST", f"/networks/{network}/connect", body={"Container": container}, ok=(200, 403)
+        )
+        if status == 403:  # "endpoint ... already exists in network": attached before
+            return
+
+    def volume_sizes(self) -> dict[str, int]:
+        """Volume name → bytes used (GET /system/df; -1 when the daemon does not know)."""
+        _, data = self._call("GET", "/system/df")
+        out: dict[str, int] = {}
+        for v in (data or {}).get("Volumes") or []:
+            size = (v.get("UsageData") or {}).get("Size")
+            out[str(v.get("Name"))] = int(size) if isinstance(size, int) else -1
+        return out

@@ -52,6 +52,7 @@ class KindConfig:
     listen_address: str = "127.0.0.1"
     http_port: int = 80
     https_port: int = 443
+    registry_cache: bool = False  # containerd config_path for the registry cache's hosts.toml files
 
     def validate(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -98,6 +99,7 @@ def render_config(cfg: KindConfig) -> str:
         https_port=cfg.https_port,
         http_node_port=HTTP_NODE_PORT,
         https_node_port=HTTPS_NODE_PORT,
+        registry_cache=cfg.registry_cache,
     )
 
 

@@ -21,6 +21,9 @@ from platformctl import reporting
 from platformctl.usecases.prepull import DEFAULT_CONCURRENCY, Prepull, pull_order
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from platformctl.drivers.docker import EngineClient
     from platformctl.drivers.kube.engine import Engine
     from platformctl.plan.dag import Plan
     from platformctl.plan.spec import PlatformSpec
@@ -35,6 +38,14 @@ class UpImages:
     images: list[str]  # every image of the plan, in pull order
     archives: list[tuple[str, Path]] = field(default_factory=list)  # verified bundle archives
     prepull: bool = False
+    registry_cache: bool = False  # kind: start the pull-through caches and point the nodes at them
+
+
+def cache_enabled(spec: PlatformSpec) -> bool:
+    """``cluster.registry_cache``; null means on for kind (it only exists for kind clusters)."""
+    if spec.cluster.provider != "kind":
+        return False
+    return True if spec.cluster.registry_cache is None else spec.cluster.registry_cache
 
 
 def wants_prepull(spec: PlatformSpec, prepull: bool | None) -> bool:
@@ -52,12 +63,13 @@ def plan_images(
     bundle = sources.manifests_dir
     bundled = bundle is not None and (bundle / MANIFEST).is_file()
     want = wants_prepull(spec, prepull)
-    if not bundled and not want:
+    cache = cache_enabled(spec)
+    if not bundled and not want and not cache:
         return None
     report = images_from_render(render(spec, plan=plan, sources=sources).components)
     ordered = [e.image for e in pull_order(report, plan.order)]
     archives = archives_for(bundle, ordered) if bundle is not None and bundled else []
-    return UpImages(ordered, archives, prepull=want and not archives)
+    return UpImages(ordered, archives, prepull=want and not archives, registry_cache=cache and not archives)
 
 
 def start_images(
@@ -94,9 +106,9 @@ def start_images(
             images.archives, lambda path: kind.load_image_archive(info.name, path), reporter=reporter
         )
         return None
-    if not images.prepull or not images.images:
+    if not (images.prepull or images.registry_cache) or not images.images:
         return None
-    from platformctl.drivers.docker import ImageClient
+    from platformctl.drivers.docker import EngineClient
     from platformctl.drivers.kind import pull_into_node
     from platformctl.errors import PlatformError
 
@@ -105,7 +117,11 @@ def start_images(
     except PlatformError as exc:
         reporting.log(reporter, "images", f"pre-pull skipped: {exc.message}")
         return None
-    client = ImageClient()
+    client = EngineClient()
+    if images.registry_cache:
+        start_cache(client, nodes, images.images, reporter=reporter)
+    if not images.prepull:
+        return None
 
     def pull(image: str) -> int | None:
         sizes = [pull_into_node(client, node, image) for node in nodes]
@@ -114,3 +130,28 @@ def start_images(
     job = Prepull(images.images, pull, concurrency=concurrency, reporter=reporter)
     job.start()
     return job
+
+
+def start_cache(
+    client: EngineClient, nodes: Sequence[str], images: Sequence[str], *, reporter: Reporter
+) -> None:
+    """The registry caches for the registries of ``images``, and the nodes' hosts.toml pointing at
+    them. Never fatal: without a cache the nodes pull from the registries themselves."""
+    from platformctl.errors import PlatformError
+    from platformctl.usecases.images import registries
+    from platformctl.usecases.registry_cache import NETWORK, caches_for, configure_nodes, ensure_caches
+
+    step = "registry cache"
+    try:
+        # Only next to real kind nodes: they and kind's network exist as Docker objects.
+        if not client.network_exists(NETWORK) or not all(client.container_exists(n) for n in nodes):
+            reporting.log(
+                reporter, step, f"skipped: no Docker network {NETWORK!r} with the nodes {', '.join(nodes)}"
+            )
+            return
+        caches = caches_for(registries(images))
+        if ensure_caches(client, caches, reporter=reporter):
+            return
+        configure_nodes(client, nodes, caches)
+    except PlatformError as exc:
+        reporting.log(reporter, step, f"not used: {exc.message}; images are pulled from their registries")
