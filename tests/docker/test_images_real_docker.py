@@ -292,3 +292,96 @@ def test_prepull_starts_at_once_bounded_and_survives_a_failed_pull(
     assert report.bytes == (report.done - 1) * 1_000_000
     logs = [e.message for e in rec.events if e.kind == "log" and e.step == "images"]
     assert any("cert-manager-cainjector" in m and "failed" in m for m in logs)
+
+
+def _serve(cfg: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    import os
+
+    proc = subprocess.Popen(
+        [REGISTRY, "serve", str(cfg)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2):
+                return proc
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.terminate()
+            pytest.fail(f"docker-registry did not answer on 127.0.0.1:{port}")
+        time.sleep(0.2)
+
+
+def test_cache_registry_config_serves_an_upstream_image_through_the_mirror(
+    docker_daemon: DockerDaemon, local_registry: str, tmp_path: Path
+) -> None:
+    """The cache's own configuration (CacheRegistry.env(), the same REGISTRY_* variables the container
+    gets) run by the same registry program as a process, in front of a local upstream registry into
+    which an image was pushed; the pull is resolved as containerd would with the hosts.toml we write."""
+    import tomllib
+
+    from platformctl.usecases.registry_cache import CacheRegistry, _expvar_hits
+
+    ctx = _busybox_context(tmp_path / "ctx", "FROM scratch\nCOPY busybox /bin/busybox\n")
+    ref = f"{local_registry}/pctl-test/mirrored:1"
+    _docker(docker_daemon, "build", "-q", "-t", ref, str(ctx))
+    try:
+        _docker(docker_daemon, "push", ref)
+    finally:
+        _docker(docker_daemon, "rmi", ref, check=False)
+    cache = CacheRegistry(local_registry)
+    port, debug = _free_port(), _free_port()
+    base = tmp_path / "cache.yml"
+    base.write_text(
+        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\nhttp:\n  addr: :5000\n"
+    )
+    env = {
+        **cache.env(),  # exactly what the cache container gets
+        # where the process listens and stores, instead of the container's :5000 and /var/lib/registry
+        "REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}",
+        "REGISTRY_HTTP_DEBUG_ADDR": f"127.0.0.1:{debug}",
+        "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(tmp_path / "cache-data"),
+    }
+    proc = _serve(base, env, port)
+    try:
+        hosts = tomllib.loads(cache.hosts_toml())
+        assert hosts["server"] == f"http://{local_registry}"
+        [mirror] = list(hosts["host"])
+        assert "resolve" in hosts["host"][mirror]["capabilities"]
+        # On the kind network the mirror's name resolves to the container; here it is this process.
+        endpoint = mirror.replace(f"{cache.name}:5000", f"127.0.0.1:{port}")
+        accept = (
+            "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+        )
+        req = urllib.request.Request(
+            f"{endpoint}/v2/pctl-test/mirrored/manifests/1", headers={"Accept": accept}
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            manifest = json.loads(resp.read())
+            mirrored_digest = resp.headers["Docker-Content-Digest"]
+        up_req = urllib.request.Request(
+            f"http://{local_registry}/v2/pctl-test/mirrored/manifests/1", headers={"Accept": accept}
+        )
+        with urllib.request.urlopen(up_req, timeout=10) as resp:
+            assert resp.headers["Docker-Content-Digest"] == mirrored_digest  # the same image
+        layer = manifest["layers"][0]["digest"]
+        for _ in range(2):  # first a miss (fetched from upstream), then a hit (served from the cache)
+            with urllib.request.urlopen(
+                f"{endpoint}/v2/pctl-test/mirrored/blobs/{layer}", timeout=10
+            ) as resp:
+                assert hashlib.sha256(resp.read()).hexdigest() == layer.split(":", 1)[1]
+
+        class ProcessAsContainer:
+            def exec(self, container: str, cmd: list[str]) -> tuple[int, str]:
+                with urllib.request.urlopen(f"http://127.0.0.1:{debug}/debug/vars", timeout=5) as r:
+                    return 0, r.read().decode()
+
+        hits, misses = _expvar_hits(ProcessAsContainer(), cache.name)  # type: ignore[arg-type]
+        assert hits is not None and misses is not None and hits >= 1 and misses >= 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
