@@ -65,7 +65,7 @@ def images(
     unpinned = report.unpinned
     if not unpinned:
         return
-    lines = [f"{e.image} ({', '.join(e.components)}; {e.sources[0]})" for e in unpinned]
+    lines = [f"{e.image} ({', '.join(e.components)})\n    named in {e.sources[0]}" for e in unpinned]
     if strict:
         raise CheckFailed(
             f"--strict: {len(unpinned)} unpinned image(s) (:latest or no tag)",
