@@ -259,7 +259,7 @@ def up(
         from platformctl.usecases.up_images import plan_images
 
         # issue 11: before the cluster is touched, so a bundle lacking an image changes nothing.
-        images = plan_images(spec, plan, options.sources, prepull=options.prepull)
+        images = plan_images(spec, plan, options.sources, prepull=options.prepull, reporter=base)
         info = cluster_mod.ensure_cluster(
             spec,
             options.kubeconfig,

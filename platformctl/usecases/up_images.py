@@ -54,8 +54,17 @@ def wants_prepull(spec: PlatformSpec, prepull: bool | None) -> bool:
 
 
 def plan_images(
-    spec: PlatformSpec, plan: Plan, sources: SourceOptions, *, prepull: bool | None
+    spec: PlatformSpec,
+    plan: Plan,
+    sources: SourceOptions,
+    *,
+    prepull: bool | None,
+    reporter: Reporter | None = None,
 ) -> UpImages | None:
+    """The image list for ``up``. With bundled image archives every failure is raised (the install
+    depends on them); otherwise the list only feeds the optional pre-pull and cache, so a render
+    failure is logged and ``up`` goes on (the component that fails to render reports it properly)."""
+    from platformctl.errors import PlatformError
     from platformctl.usecases.bundle_images import MANIFEST, archives_for
     from platformctl.usecases.images import images_from_render
     from platformctl.usecases.render import render
@@ -66,7 +75,13 @@ def plan_images(
     cache = cache_enabled(spec)
     if not bundled and not want and not cache:
         return None
-    report = images_from_render(render(spec, plan=plan, sources=sources).components)
+    try:
+        report = images_from_render(render(spec, plan=plan, sources=sources).components)
+    except PlatformError as exc:
+        if bundled:
+            raise
+        reporting.log(reporter or reporting.NullReporter(), "images", f"pre-pull skipped: {exc.message}")
+        return None
     ordered = [e.image for e in pull_order(report, plan.order)]
     archives = archives_for(bundle, ordered) if bundle is not None and bundled else []
     return UpImages(ordered, archives, prepull=want and not archives, registry_cache=cache and not archives)
