@@ -66,7 +66,10 @@ def test_unpinned_image_warns_and_strict_exits_1(tmp_path: Path, monkeypatch: py
     _add_unpinned(monkeypatch, "infra", "redis")
     ran = _run(tmp_path, "--only", "infra")
     assert ran.exit_code == 0, ran.output
-    assert "warning: 1 unpinned image(s)" in ran.stderr and "redis (infra)\n    named in StatefulSet" in ran.stderr
+    assert (
+        "warning: 1 unpinned image(s)" in ran.stderr
+        and "redis (infra)\n    named in StatefulSet" in ran.stderr
+    )
     assert "redis" in ran.stdout  # the table still lists it
     strict = _run(tmp_path, "--only", "infra", "--strict")
     assert strict.exit_code == 1, strict.output

@@ -133,3 +133,28 @@ def test_failed_load_is_a_cluster_error(
     with pytest.raises(ClusterError, match=r"kind could not load .* into cluster 'platform'") as info:
         up(SPEC, options(bundle))
     assert any("image might be filtered out" in d for d in info.value.details)
+
+
+def test_render_failure_only_skips_prepull_unless_the_bundle_carries_images(
+    kind_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platformctl.usecases import render as render_mod
+
+    def broken(name: str, ctx: Any, plan: Any) -> tuple[str, list[dict[str, Any]]]:
+        raise SourceError("redis chart: not reachable")
+
+    monkeypatch.setattr(render_mod, "render_objects", broken)
+    bundle = tmp_path / "bundle"
+    make_bundle(bundle)
+    with pytest.raises(SourceError, match="not reachable"):
+        up(SPEC, options(bundle))  # the install depends on the bundle's images: stop before the cluster
+    assert calls(kind_env) == []
+    rec = RecordingReporter()
+    res = up(
+        SPEC,
+        UpOptions(sources=SourceOptions(allow_download=False), timeout=30),
+        reporter=rec,
+    )
+    assert any(e.step == "images" and e.message.startswith("pre-pull skipped: ") for e in rec.events)
+    # up went on without the pre-pull (here the components' own render works: only the listing broke)
+    assert res.run is not None and res.run.ok and res.prepull is None
