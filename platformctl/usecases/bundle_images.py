@@ -187,6 +187,8 @@ def save_images(
         final = check_archive(directory, entry)
         results.append(BundleFile(**{**asdict(final), "status": "added"}) if final.good else final)
         reporting.finish(rep, step, f"{entry.size / 1e6:.1f} MB")
+        if digest_only(image):
+            reporting.log(rep, step, f"warning: {DIGEST_ONLY_NOTE}")
     return results
 
 
@@ -218,6 +220,17 @@ def archives_for(directory: Path, images: Sequence[str]) -> list[tuple[str, Path
 
 
 LoadFn = Callable[[Path], None]
+DIGEST_ONLY_NOTE = (
+    "referenced by digest only: `docker save` stores no name for it (RepoTags null), so the node may "
+    "not find it by that digest and the kubelet may try to pull it; serve such images from a registry "
+    "(docs/airgapped.md)"
+)
+
+
+def digest_only(image: str) -> bool:
+    """``repo@sha256:…`` without a tag (Knative's images): see DIGEST_ONLY_NOTE."""
+    name, at, _ = image.partition("@")
+    return bool(at) and name.rfind(":") <= name.rfind("/")
 
 
 def load_archives(archives: Sequence[tuple[str, Path]], load: LoadFn, *, reporter: Reporter) -> None:
@@ -234,3 +247,6 @@ def load_archives(archives: Sequence[tuple[str, Path]], load: LoadFn, *, reporte
             raise
         reporting.progress(reporter, step, n, len(archives), f"{n}/{len(archives)} images loaded")
     reporting.finish(reporter, step, f"{len(archives)} bundled images loaded")
+    by_digest = [image for image, _ in archives if digest_only(image)]
+    if by_digest:
+        reporting.log(reporter, step, f"warning: {len(by_digest)} of them {DIGEST_ONLY_NOTE}")

@@ -158,3 +158,20 @@ def test_render_failure_only_skips_prepull_unless_the_bundle_carries_images(
     assert any(e.step == "images" and e.message.startswith("pre-pull skipped: ") for e in rec.events)
     # up went on without the pre-pull (here the components' own render works: only the listing broke)
     assert res.run is not None and res.run.ok and res.prepull is None
+
+
+def test_digest_only_images_are_loaded_with_a_warning(kind_env: Path, tmp_path: Path) -> None:
+    from platformctl.usecases.bundle_images import digest_only, load_archives
+
+    assert digest_only("gcr.io/k/controller@sha256:" + "0" * 64)
+    assert not digest_only("kindest/node:v1.32.8@sha256:" + "0" * 64) and not digest_only("redis:7.2.5")
+    rec = RecordingReporter()
+    loaded: list[Path] = []
+    archives = [
+        ("gcr.io/k/controller@sha256:" + "0" * 64, tmp_path / "a.tar"),
+        ("redis:7.2.5", tmp_path / "b.tar"),
+    ]
+    load_archives(archives, loaded.append, reporter=rec)
+    assert loaded == [tmp_path / "a.tar", tmp_path / "b.tar"]
+    warnings = [e.message for e in rec.events if e.kind == "log"]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: 1 of them referenced by digest only")
