@@ -385,3 +385,14 @@ def test_cache_registry_config_serves_an_upstream_image_through_the_mirror(
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_cache_status_reads_docker_and_rm_asks_first(docker_daemon: DockerDaemon) -> None:
+    """Read-only against the real daemon (this test never removes anything)."""
+    ran = run_main(["cache", "status", "-o", "json"])
+    assert ran.exit_code == 0, ran.output
+    data = json.loads(ran.stdout)
+    assert set(data) == {"caches", "errors"}
+    assert all(c["container"].startswith("platformctl-cache-") for c in data["caches"])
+    unanswered = run_main(["cache", "rm"])  # the question gets no answer: aborted, nothing removed
+    assert unanswered.exit_code == 130 and "aborted: nothing was changed" in unanswered.stderr
