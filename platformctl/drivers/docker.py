@@ -191,7 +191,7 @@ class ImageClient(DockerClient):
             ):
                 if resp.status_code != 200:
                     raise ClusterError(
-                        f"docker pull {image}: HTTP {resp.status_code}: {resp.read().decode()[:300]}"
+                        f"docker pull {image}: HTTP {resp.status_code}: {resp.read().decode()[:300].strip()}"
                     )
                 for line in resp.iter_lines():
                     if not line.strip():
@@ -217,7 +217,7 @@ class ImageClient(DockerClient):
             ):
                 if resp.status_code != 200:
                     raise ClusterError(
-                        f"docker save {image}: HTTP {resp.status_code}: {resp.read().decode()[:300]}"
+                        f"docker save {image}: HTTP {resp.status_code}: {resp.read().decode()[:300].strip()}"
                     )
                 with dest.open("wb") as fh:
                     for chunk in resp.iter_bytes(1 << 20):
@@ -237,7 +237,7 @@ class ImageClient(DockerClient):
                 )
                 if created.status_code != 201:
                     raise ClusterError(
-                        f"docker exec {container}: HTTP {created.status_code}: {created.text[:300]}"
+                        f"docker exec {container}: HTTP {created.status_code}: {created.text[:300].strip()}"
                     )
                 exec_id = created.json()["Id"]
                 started = client.post(f"/exec/{exec_id}/start", json={"Detach": False, "Tty": False})
@@ -287,7 +287,9 @@ class EngineClient(ImageClient):
                 message = resp.json().get("message") or resp.text
             except ValueError:
                 message = resp.text
-            raise ClusterError(f"Docker API {method} {path}: HTTP {resp.status_code}: {str(message)[:300]}")
+            raise ClusterError(
+                f"Docker API {method} {path}: HTTP {resp.status_code}: {str(message)[:300].strip()}"
+            )
         try:
             return resp.status_code, resp.json() if resp.content else None
         except ValueError:

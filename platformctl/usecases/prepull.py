@@ -159,10 +159,12 @@ class Prepull:
             self._running -= 1
             self.report.results.append(result)
             done, total, nbytes = self.report.done, self.report.total, self.report.bytes
+            failed = len(self.report.failed)
         detail = f"{done}/{total} images" + (f", {nbytes / 1e6:.0f} MB" if nbytes else "")
+        detail += f", {failed} failed" if failed else ""
         reporting.progress(self.reporter, STEP, done, total, detail)
         if done * 4 // total > (done - 1) * 4 // total:  # a plain line per quarter (CI logs)
-            reporting.update(self.reporter, STEP, f"pre-pulled {detail}")
+            reporting.update(self.reporter, STEP, f"pre-pull: {detail}")
 
     def wait(self, timeout: float | None = None) -> PrepullReport:
         if self._thread is not None:

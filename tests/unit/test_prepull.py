@@ -60,7 +60,7 @@ def test_prepull_bounds_concurrency_reports_progress_and_failures() -> None:
     assert report.failed[0].error == "pull bad:1: manifest unknown"
     progress = [e for e in rec.events if e.kind == "progress"]
     assert [e.done for e in progress] == list(range(1, 11)) and {e.total for e in progress} == {10}
-    assert progress[-1].message == "10/10 images, 9 MB"
+    assert progress[-1].message == "10/10 images, 9 MB, 1 failed"
     kinds = [(e.kind, e.message) for e in rec.events if e.kind in ("start", "fail", "log")]
     assert kinds[0] == ("start", "pre-pulling 10 images")
     assert ("fail", "9/10 images pre-pulled (9 MB), 1 failed (the kubelet pulls them when needed)") in kinds
