@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
     from platformctl.usecases.cluster import ClusterInfo
+    from platformctl.usecases.prepull import Prepull, PrepullReport
+    from platformctl.usecases.prepull_existing import ExistingPrepull
 
 ACTIONS = ("created", "configured", "unchanged", "not validated")
 # (component, step name) → called before each step; a test seam for interruptions at exact points.
@@ -48,6 +50,9 @@ class UpOptions:
     context: str | None = None  # global --context
     max_workers: int | None = None
     step_hook: StepHook | None = None
+    # issue 11: pre-pull images into the kind node(s) while the DAG runs (None: on for kind).
+    prepull: bool | None = None
+    prepull_concurrency: int = 3
 
 
 @dataclass
@@ -61,6 +66,7 @@ class UpResult:
     # component → {"created": n, "configured": n, "unchanged": n}
     actions: dict[str, dict[str, int]] = field(default_factory=dict)
     rendered_objects: int = 0
+    prepull: PrepullReport | None = None  # issue 11: background pre-pull, when one ran
 
     @property
     def changed(self) -> int:
@@ -248,7 +254,12 @@ def up(
                 rendered_objects=sum(len(c.objects) for c in rendered.components),
             )
         info = None
+        images = None
     else:
+        from platformctl.usecases.up_images import plan_images
+
+        # issue 11: before the cluster is touched, so a bundle lacking an image changes nothing.
+        images = plan_images(spec, plan, options.sources, prepull=options.prepull, reporter=base)
         info = cluster_mod.ensure_cluster(
             spec,
             options.kubeconfig,
@@ -258,6 +269,7 @@ def up(
             allow_download=options.sources.allow_download,
         )
         engine = connect(info.kubeconfig, info.context, rep)
+    prepull = _start_images(info, images, options, base, engine)
 
     ctx = make_render_context(spec, options.sources, rep, lock)
     check_external(plan, engine, ctx)
@@ -271,17 +283,36 @@ def up(
         cluster=info,
         actions=actions,
     )
-    result.run = run_components(
-        plan,
-        engine,
-        ctx,
-        timeout=timeout,
-        dry_run=options.dry_run,
-        force_conflicts=options.force_conflicts,
-        reporter=rep,
-        step_hook=options.step_hook,
-        max_workers=options.max_workers,
-        cancel=cancel,
-        actions=actions,
-    )
+    try:
+        result.run = run_components(
+            plan,
+            engine,
+            ctx,
+            timeout=timeout,
+            dry_run=options.dry_run,
+            force_conflicts=options.force_conflicts,
+            reporter=rep,
+            step_hook=options.step_hook,
+            max_workers=options.max_workers,
+            cancel=cancel,
+            actions=actions,
+        )
+    finally:
+        if prepull is not None:
+            # The DAG is done: pulls not started are left to the kubelet; running ones get a moment.
+            prepull.cancel()
+            result.prepull = prepull.wait(timeout=prepull.grace)
     return result
+
+
+def _start_images(
+    info: ClusterInfo | None, images: object, options: UpOptions, reporter: Reporter, engine: Engine
+) -> Prepull | ExistingPrepull | None:
+    """issue 11: load bundled image archives or start the background pre-pull (usecases/up_images.py)."""
+    from platformctl.usecases.up_images import UpImages, start_images
+
+    if info is None or not isinstance(images, UpImages):
+        return None
+    return start_images(
+        info, images, reporter=reporter, engine=engine, concurrency=options.prepull_concurrency
+    )
