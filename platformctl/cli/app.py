@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "doctor_cmd",
     "models_cmd",
     "smoke_cmd",
+    "apps_cmd",
 )
 
 
@@ -85,6 +86,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "smoke_cmd",
         "Check the ingress, every Knative Service, the conference app's routes and the iris model.",
     ),
+    "deploy-app": LazyCommand(
+        "apps_cmd",
+        "Run a container on Knative (+ Dapr): render, apply, wait for Ready, print the URL and requests.",
+    ),
     "config": LazyCommand(
         "config_cmd", "Show the effective platform spec, write a commented platform.yaml, or validate one."
     ),
@@ -94,6 +99,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "(`tools install`).",
     ),
     "models": LazyCommand("models_cmd", "InferenceServices on the cluster."),
+    "apps": LazyCommand("apps_cmd", "Apps deployed with deploy-app: list, describe, promote, delete, logs."),
 }
 
 # Typer settings the root passes down to every command it builds; a module's commands are built
