@@ -8,6 +8,7 @@ import copy
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,8 @@ class AppCluster:
         return self.engine.get("dapr.io/v1alpha1", "Component", name, self.namespace)
 
 
-@pytest.fixture
-def app_cluster(upstream_dir: Path) -> Iterator[AppCluster]:
+@contextmanager
+def make_app_cluster(upstream_dir: Path) -> Iterator[AppCluster]:
     if _REAL_KUBECONFIG:
         target = KubeTarget(kubeconfig=_REAL_KUBECONFIG, context=_REAL_CONTEXT or None, fake=None)
         yield AppCluster(target, Engine.connect(target.kubeconfig, target.context))
@@ -92,6 +93,29 @@ def app_cluster(upstream_dir: Path) -> Iterator[AppCluster]:
         )
         fake.reset_request_log()
         yield AppCluster(KubeTarget(str(fake.kubeconfig_path), fake.context, fake), engine)
+
+
+@pytest.fixture
+def app_cluster(upstream_dir: Path) -> Iterator[AppCluster]:
+    with make_app_cluster(upstream_dir) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def shared_app_cluster() -> Iterator[AppCluster]:
+    """One cluster per module for tests that must leave it untouched (bad input): request log reset."""
+    upstream = os.environ.get("PLATFORMCTL_UPSTREAM_DIR")
+    if not upstream:
+        pytest.skip("PLATFORMCTL_UPSTREAM_DIR unset")
+    with make_app_cluster(Path(upstream)) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def untouched_cluster(shared_app_cluster: AppCluster) -> AppCluster:
+    if shared_app_cluster.fake is not None:
+        shared_app_cluster.fake.reset_request_log()
+    return shared_app_cluster
 
 
 @pytest.fixture

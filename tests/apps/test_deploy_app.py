@@ -10,6 +10,7 @@ import yaml
 
 from tests.apps.conftest import IMAGE_V1, IMAGE_V2, AppCluster
 from tests.conftest import requires_fake
+from tests.support.cli_main import Ran
 
 
 def test_deploy_waits_ready_and_prints_url_and_requests(app_cluster: AppCluster, app_name: str) -> None:
@@ -64,7 +65,7 @@ def test_not_ready_explains_the_revision_and_pods(app_cluster: AppCluster, app_n
 
 def test_existing_service_not_ours_is_refused_without_force(app_cluster: AppCluster, app_name: str) -> None:
     requires_fake(app_cluster.target)
-    from platformctl.usecases.deploy_app import render_service, DeployAppRequest
+    from platformctl.usecases.deploy_app import DeployAppRequest, render_service
 
     foreign = render_service(DeployAppRequest(app_name, image=IMAGE_V1), dapr=False)
     app_cluster.engine.apply([foreign], component="other")
@@ -158,7 +159,8 @@ def test_canary_tag_promote_list_delete(app_cluster: AppCluster, app_name: str) 
     assert app_name not in app_cluster.run("apps", "list").stdout
 
 
-def run_delete(app_cluster: AppCluster, name: str, answer: str):  # type: ignore[no-untyped-def]
+def run_delete(app_cluster: AppCluster, name: str, answer: str) -> Ran:
+    """`apps delete` answering the confirmation with ``answer``."""
     from typer.testing import CliRunner
 
     from platformctl.cli.app import main
@@ -169,8 +171,6 @@ def run_delete(app_cluster: AppCluster, name: str, answer: str):  # type: ignore
             main([*app_cluster.args, "apps", "delete", name])
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
-        from tests.support.cli_main import Ran
-
         return Ran(code, out.getvalue().decode(), err.getvalue().decode())
 
 
@@ -237,19 +237,19 @@ def test_logs_of_the_latest_revision(app_cluster: AppCluster, app_name: str) -> 
     ],
 )
 def test_bad_input_exits_2_naming_the_flag_and_applies_nothing(
-    app_cluster: AppCluster, args: list[str], flag: str
+    untouched_cluster: AppCluster, args: list[str], flag: str
 ) -> None:
-    fake = requires_fake(app_cluster.target)
-    ran = app_cluster.run("deploy-app", *args)
+    fake = requires_fake(untouched_cluster.target)
+    ran = untouched_cluster.run("deploy-app", *args)
     assert ran.exit_code == 2, ran.output
     assert ran.stderr.startswith(f"error: {flag}"), ran.stderr
     assert "Traceback" not in ran.output
-    assert app_cluster.writes() == []
+    assert untouched_cluster.writes() == []
     assert fake.objects(kind="Subscription") == []
 
 
-def test_unknown_component_names_what_exists(app_cluster: AppCluster) -> None:
-    ran = app_cluster.run("deploy-app", "ok", "--image", IMAGE_V1, "--statestore", "nope", "--dry-run")
+def test_unknown_component_names_what_exists(untouched_cluster: AppCluster) -> None:
+    ran = untouched_cluster.run("deploy-app", "ok", "--image", IMAGE_V1, "--statestore", "nope", "--dry-run")
     assert ran.exit_code == 2
     assert "no Dapr state component named 'nope' in namespace default; there are: " in ran.stderr
     assert "statestore" in ran.stderr.split("there are:", 1)[1]
