@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -75,6 +77,20 @@ def deploy_app(
         str, typer.Argument(help="App name (DNS-1123 label): the Knative Service and Dapr app id.")
     ],
     image: Annotated[str | None, typer.Option("--image", help="Container image to run.")] = None,
+    build: Annotated[
+        Path | None,
+        typer.Option(
+            "--build", metavar="DIR", help="Build the image from DIR/Dockerfile with Docker (tag = content)."
+        ),
+    ] = None,
+    push: Annotated[
+        str | None,
+        typer.Option(
+            "--push",
+            metavar="REGISTRY",
+            help="With --build: push there and deploy by digest (required unless the cluster is kind).",
+        ),
+    ] = None,
     port: Annotated[int, typer.Option("--port", help="Container port the app listens on.")] = 8080,
     env: Annotated[list[str] | None, typer.Option("--env", metavar="KEY=VALUE", help="Repeatable.")] = None,
     env_from_secret: Annotated[
@@ -150,6 +166,9 @@ def deploy_app(
 
     spec = load_spec_from_ctx(ctx, sets=set_)
     endpoint = parse_ingress(ingress) if ingress else default_ingress(spec)
+    prepare: Callable[[], str] | None = None
+    if build is not None or push is not None:
+        image, prepare = _build_hook(name, image, build, push, spec)
     req = DeployAppRequest(
         name=name,
         image=image,
@@ -181,8 +200,46 @@ def deploy_app(
         workloads_namespace=spec.workloads.namespace,
         ingress=endpoint,
         reporter=_Progress(),
+        prepare_image=prepare,
     )
     _print_result(result, output_format)
+
+
+def _build_hook(
+    name: str, image: str | None, build: Path | None, push: str | None, spec: PlatformSpec
+) -> tuple[str, Callable[[], str]]:
+    """(the image name the content gives, the build+publish step deploy-app runs after its checks)."""
+    from platformctl.errors import UsageError
+    from platformctl.usecases.build_app import build_and_publish, plan_build
+    from platformctl.usecases.deploy_model import validate_name
+
+    if build is None:
+        raise UsageError("--push: only with --build DIR (an --image is pulled by the cluster as it is)")
+    if image is not None:
+        raise UsageError("--image: give either --image or --build DIR, not both")
+    validate_name(name, "NAME")
+    plan = plan_build(build, name, provider=spec.cluster.provider, cluster_name=spec.cluster.name, push=push)
+
+    def prepare() -> str:
+        from platformctl.drivers.docker import DockerClient
+        from platformctl.usecases.cluster import kind_cluster
+
+        built = build_and_publish(plan, docker=DockerClient(), kind=kind_cluster, reporter=_BuildProgress())
+        return built.image
+
+    return plan.reference, prepare
+
+
+class _BuildProgress:
+    """Build output on stderr as it comes (one line per build log line)."""
+
+    def emit(self, event: Event) -> None:
+        if not event.message:
+            return
+        if event.kind == "update":
+            output.info(f"  | {event.message}")
+        elif event.kind in ("start", "fail"):
+            output.info(f"→ {event.step}: {event.message}")
 
 
 apps_app = typer.Typer(

@@ -520,9 +520,12 @@ def deploy_app(
     workloads_namespace: str = "default",
     ingress: Endpoint | None = None,
     reporter: Reporter | None = None,
+    prepare_image: Callable[[], str] | None = None,
 ) -> DeployAppResult:
     """Validate, render, (unless dry-run) apply Dapr scopes/components/subscriptions and the Knative
-    Service, and wait. ``dapr_default``: whether the platform runs Dapr (``--dapr`` unset)."""
+    Service, and wait. ``dapr_default``: whether the platform runs Dapr (``--dapr`` unset).
+    ``prepare_image`` (--build) runs after every check passed and before anything is applied; the
+    image it returns replaces ``req.image``."""
     rep = reporter or NullReporter()
     step = f"app/{req.namespace}/{req.name}"
     validate_local(req, dapr_default=dapr_default)
@@ -576,6 +579,10 @@ def deploy_app(
         for comp in created:
             comp["scopes"] = [req.name]
         return result
+    if prepare_image is not None:
+        req.image = validate_image(prepare_image())
+        ksvc = render_service(req, dapr=dapr, stable_revision=stable, bindings=bindings)
+        result.objects[0] = ksvc
     timeout = min(req.timeout, 300)
     if created or subs or bindings or (existing is not None and bound_components(existing)):
         reporting.start(rep, step, "applying Dapr building blocks")
