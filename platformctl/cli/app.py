@@ -84,7 +84,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     ),
     "smoke-test": LazyCommand(
         "smoke_cmd",
-        "Check the ingress, every Knative Service, the conference app's routes and the iris model.",
+        "Check the ingress, every Knative Service and app, the conference app's routes and the iris model.",
     ),
     "deploy-app": LazyCommand(
         "apps_cmd",
