@@ -11,7 +11,6 @@ from platformctl.errors import SafetyError, UsageError
 from platformctl.usecases.deploy_app import (
     APP_LABEL,
     COMPONENT,
-    DAPR_API,
     KIND_LABEL,
     KSVC_API,
     KSVC_KIND,
@@ -22,6 +21,7 @@ from platformctl.usecases.deploy_app import (
     bound_components,
     component_scopes,
     is_ours,
+    release_components,
     render_service,
     request_from_record,
     set_scopes,
@@ -339,20 +339,9 @@ def delete_app(
             deleted.append(f"Subscription {namespace}/{sub['metadata']['name']}")
     if bound:
         scopes = component_scopes(engine, namespace, {name: []})
-        for comp in engine.list(
-            DAPR_API, "Component", namespace=namespace, label_selector=f"{APP_LABEL}={name}"
-        ):
-            cname = str(comp["metadata"]["name"])
-            labels = comp["metadata"].get("labels") or {}
-            ours = (
-                labels.get(MANAGED_BY) == "platformctl"
-                and labels.get("platformctl.io/component") == COMPONENT
-            )
-            if ours and cname in bound and not scopes.get(cname):
-                engine.delete(DAPR_API, "Component", cname, namespace, timeout=timeout)
-                deleted.append(f"Component {namespace}/{cname}")
-                bound.remove(cname)
-        set_scopes(engine, namespace, bound, scopes)
+        released = release_components(engine, namespace, bound, scopes)
+        deleted += [f"Component {namespace}/{c}" for c in released]
+        set_scopes(engine, namespace, [c for c in bound if c not in released], scopes)
     return DeleteResult(deleted)
 
 

@@ -462,6 +462,26 @@ def component_scopes(engine: Engine, namespace: str, overrides: dict[str, list[s
     return {comp: sorted(apps) for comp, apps in scopes.items()}
 
 
+def release_components(
+    engine: Engine, namespace: str, names: Sequence[str], scopes: dict[str, list[str]]
+) -> list[str]:
+    """Delete the components among ``names`` that deploy-app created (``--component``) and no app binds
+    any more: without scopes Dapr would show them to every app. The deleted names."""
+    deleted: list[str] = []
+    for name in sorted(set(names)):
+        if scopes.get(name):
+            continue
+        comp = engine.get(DAPR_API, "Component", name, namespace)
+        labels = ((comp or {}).get("metadata") or {}).get("labels") or {}
+        created = (
+            labels.get(MANAGED_BY) == "platformctl" and labels.get("platformctl.io/component") == COMPONENT
+        )
+        if comp is not None and created:
+            engine.delete(DAPR_API, "Component", name, namespace)
+            deleted.append(name)
+    return deleted
+
+
 def set_scopes(engine: Engine, namespace: str, names: Sequence[str], scopes: dict[str, list[str]]) -> None:
     """Write each named Component's ``scopes``: the apps bound to it. A merge patch, not an apply, so
     that ``up`` (which declares the platform's components without scopes) never resets them."""
@@ -591,16 +611,15 @@ def deploy_app(
         # scopes first: a sidecar reads its components once, when it starts
         names = [b.name for b in bindings] + (bound_components(existing) if existing else [])
         scopes = component_scopes(engine, req.namespace, {req.name: [b.name for b in bindings]})
-        set_scopes(engine, req.namespace, names, scopes)
+        released = release_components(engine, req.namespace, names, scopes)
+        set_scopes(engine, req.namespace, [n for n in names if n not in released], scopes)
         if subs:
             engine.apply(subs, component=COMPONENT, timeout=timeout)
         _delete_stale_subscriptions(engine, req.name, req.namespace, {s["metadata"]["name"] for s in subs})
     reporting.start(rep, step, "applying Knative Service")
     report = engine.apply([ksvc], component=COMPONENT, timeout=timeout, force_conflicts=req.force)
     result.applied = True
-    result.action = next(
-        (r.action for r in report.results if getattr(r, "kind", KSVC_KIND) == KSVC_KIND), None
-    )
+    result.action = next((r.action for r in report.results if r.kind == KSVC_KIND), None)
     if req.wait:
         reporting.update(rep, step, f"waiting up to {req.timeout:g}s for Ready")
         obj = wait_app(engine, req.name, req.namespace, req.timeout)

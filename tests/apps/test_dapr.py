@@ -133,3 +133,17 @@ def test_dry_run_shows_components_and_subscriptions(app_cluster: AppCluster) -> 
     assert docs[1]["scopes"] == ["shop"] and docs[2]["spec"]["pubsubname"] == "orders-bus"
     assert [m for m, _ in app_cluster.writes()] == []
     assert fake.objects(kind="Subscription") == []
+
+
+def test_redeploy_without_a_created_component_removes_it(app_cluster: AppCluster, app_name: str) -> None:
+    """A component deploy-app created and no app binds any more would be visible to every app (no
+    scopes): it goes; the platform's own components stay, only losing the app from their scopes."""
+    cart = f"{app_name}-cart"
+    args = ["deploy-app", app_name, "--image", IMAGE_V1]
+    assert app_cluster.run(*args, "--component", f"state.redis:{cart}", "--pubsub", "pubsub").exit_code == 0
+    assert app_cluster.component(cart) is not None
+    ran = app_cluster.run(*args)
+    assert ran.exit_code == 0, ran.output
+    assert app_cluster.component(cart) is None
+    pubsub = app_cluster.component("pubsub")
+    assert pubsub is not None and app_name not in (pubsub.get("scopes") or [])
