@@ -3,6 +3,7 @@ Docker driver, a fake `kind` that records `load docker-image`, and the fake API 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -191,3 +192,40 @@ def test_content_digest_follows_content_not_time(tmp_path: Path, app_dir: Path) 
     assert second != first
     (app_dir / "www" / "new.txt").chmod(0o755)
     assert context_digest(app_dir) != second
+
+
+def test_push_deploys_by_the_digest_the_registry_answered(
+    app_cluster: AppCluster, app_dir: Path, kind_state: Path, docker_ready: list[str]
+) -> None:
+    """An existing cluster: --build needs --push; the image goes to a registry (a loopback stand-in
+    speaking the distribution API) and the Service runs it by digest."""
+    from tests.support.registry import LocalRegistry
+
+    requires_fake(app_cluster.target)
+    with LocalRegistry() as registry:
+        ref = f"{registry.address}/hello:{context_digest(app_dir)[:16]}"
+        docker_ready.append(ref)
+        existing = ["--set", "cluster.provider=existing", "--set", "domain=apps.example.com"]
+        ran = deploy(
+            app_cluster,
+            kind_state,
+            "hello",
+            "--build",
+            str(app_dir),
+            "--push",
+            registry.address,
+            "--no-dapr",
+            "--no-wait",
+            *existing,
+        )
+        assert ran.exit_code == 0, ran.output
+        tag = context_digest(app_dir)[:16]
+        assert ("hello", tag) in registry.manifests, registry.requests
+        body, _ = registry.manifests[("hello", tag)]
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        ksvc = app_cluster.ksvc("hello")
+        assert ksvc is not None
+        assert (
+            ksvc["spec"]["template"]["spec"]["containers"][0]["image"] == f"{registry.address}/hello@{digest}"
+        )
+        assert kind_loads(kind_state) == []  # nothing loaded into kind
