@@ -10,10 +10,9 @@ import typer
 
 from platformctl.cli import output
 from platformctl.cli.common import OutputFormat, OutputOption, SetOption, load_spec_from_ctx
-from platformctl.cli.state import global_options
+from platformctl.cli.models_cmd import connect_engine  # one way to reach the cluster, as smoke-test does
 
 if TYPE_CHECKING:
-    from platformctl.drivers.kube.engine import Engine
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Event
     from platformctl.usecases.deploy_app import DeployAppResult
@@ -25,17 +24,6 @@ class _Progress:
     def emit(self, event: Event) -> None:
         if event.kind in ("start", "update", "fail") and event.message:
             output.info(f"→ {event.step}: {event.message}")
-
-
-def connect_engine(ctx: typer.Context, spec: PlatformSpec) -> Engine:
-    from platformctl.drivers.kube.engine import Engine
-
-    opts = global_options(ctx)
-    return Engine.connect(
-        opts.kubeconfig or spec.cluster.kubeconfig,
-        opts.context or spec.cluster.context,
-        reporter=_Progress(),
-    )
 
 
 def _print_result(result: DeployAppResult, fmt: OutputFormat) -> None:

@@ -63,6 +63,15 @@ def test_not_ready_explains_the_revision_and_pods(app_cluster: AppCluster, app_n
     assert "Traceback" not in ran.output
 
 
+def test_crash_loop_shows_the_last_log_lines(app_cluster: AppCluster, app_name: str) -> None:
+    fake = requires_fake(app_cluster.target)
+    fake.never_ready("Service", "default", app_name, reason="CrashLoopBackOff", logs="boot\npanic: no PORT\n")
+    ran = app_cluster.run("deploy-app", app_name, "--image", IMAGE_V1, "--no-dapr", "--timeout", "2")
+    assert ran.exit_code == 1, ran.output
+    assert "CrashLoopBackOff" in ran.stderr and "panic: no PORT" in ran.stderr
+    assert f"kubectl -n default describe revision {app_name}-00001" in ran.stderr
+
+
 def test_existing_service_not_ours_is_refused_without_force(app_cluster: AppCluster, app_name: str) -> None:
     requires_fake(app_cluster.target)
     from platformctl.usecases.deploy_app import DeployAppRequest, render_service
