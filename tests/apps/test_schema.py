@@ -104,6 +104,35 @@ def test_dry_run_validates_strictly(
         assert validate_objects(docs, crds=schemas, kubernetes_version=K8S) == [], name
 
 
+# RevisionSpec fields that are Knative's, not the PodSpec's (the pinned CRD's template.spec properties).
+KNATIVE_ONLY = ("containerConcurrency", "timeoutSeconds", "responseStartTimeoutSeconds", "idleTimeoutSeconds")
+
+
+def as_pod(ksvc: dict[str, Any]) -> dict[str, Any]:
+    """The revision template as the Pod Knative will run, for the core (kubernetes-validate) schema."""
+    template = copy.deepcopy(ksvc["spec"]["template"])
+    spec = {k: v for k, v in template["spec"].items() if k not in KNATIVE_ONLY}
+    meta = {
+        "name": ksvc["metadata"]["name"],
+        "namespace": ksvc["metadata"]["namespace"],
+        **template["metadata"],
+    }
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+
+@pytest.mark.parametrize("args", _combinations(), ids=lambda a: " ".join(a) or "defaults")
+def test_revision_template_is_a_valid_core_pod(cluster: list[str], args: list[str]) -> None:
+    ksvc = _dry_run(cluster, *args)[0]
+    schemas = CrdSchemas([], strict=True)
+    assert validate_objects([as_pod(ksvc)], crds=schemas, kubernetes_version=K8S) == []
+
+
+def test_core_schema_catches_a_bad_container(cluster: list[str]) -> None:
+    pod = as_pod(_dry_run(cluster)[0])
+    pod["spec"]["containers"][0]["ports"][0]["containerPort"] = "8080"
+    assert validate_objects([pod], crds=CrdSchemas([], strict=True), kubernetes_version=K8S)
+
+
 def test_a_typo_fails_validation(cluster: list[str], version_sets: dict[str, CrdSchemas]) -> None:
     (ksvc,) = _dry_run(cluster, "--cpu", "1")
     ksvc["spec"]["template"]["spec"]["containers"][0]["imagePulPolicy"] = "Always"
