@@ -181,6 +181,9 @@ def deploy_app(
         dry_run=dry_run,
         force=force,
     )
+    if subscribe and min_scale == 0:
+        # Dapr's subscriber is the app's sidecar: while the app is scaled to zero nobody consumes.
+        output.info("note: --subscribe with --min-scale 0: nothing receives events while no pod runs")
     result = run(
         req,
         engine_factory=lambda: connect_engine(ctx, spec),
