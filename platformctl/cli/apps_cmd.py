@@ -181,9 +181,6 @@ def deploy_app(
         dry_run=dry_run,
         force=force,
     )
-    if subscribe and min_scale == 0:
-        # Dapr's subscriber is the app's sidecar: while the app is scaled to zero nobody consumes.
-        output.info("note: --subscribe with --min-scale 0: nothing receives events while no pod runs")
     result = run(
         req,
         engine_factory=lambda: connect_engine(ctx, spec),
@@ -194,6 +191,9 @@ def deploy_app(
         prepare_image=prepare,
     )
     _print_result(result, output_format)
+    if subscribe and min_scale == 0:
+        # Dapr's subscriber is the app's sidecar: while the app is scaled to zero nobody consumes.
+        output.info("note: --subscribe with --min-scale 0: nothing receives events while no pod runs")
 
 
 def _build_hook(
