@@ -279,3 +279,38 @@ def test_dry_run_without_cluster_access_prints_yaml(app_cluster: AppCluster) -> 
     assert ann["dapr.io/app-port"] == "8080" and ann["dapr.io/metrics-port"] == "9092"
     assert ann["autoscaling.knative.dev/min-scale"] == "0"
     assert fake.request_count == 0
+
+
+def test_scaled_to_zero_logs_list_promote_and_smoke(app_cluster: AppCluster, app_name: str) -> None:
+    """An app with no pods (what Knative's autoscaler does to an idle min-scale 0 app): logs says so,
+    list shows 0 pods, smoke-test reports the check as a cold start; promote without a canary is a no-op."""
+    from platformctl.drivers.kube.patch import merge_patch
+    from tests.support.httpserver import LocalHTTPServer
+
+    fake = requires_fake(app_cluster.target)
+    assert app_cluster.run("deploy-app", app_name, "--image", IMAGE_V1, "--no-dapr").exit_code == 0
+    promoted = app_cluster.run("apps", "promote", app_name)
+    assert promoted.exit_code == 0 and "already all on the latest revision" in promoted.stdout
+    merge_patch(
+        app_cluster.engine,
+        "apps/v1",
+        "Deployment",
+        f"{app_name}-00001-deployment",
+        "default",
+        {"spec": {"replicas": 0}},
+    )
+    fake.wait_idle()
+    logs = app_cluster.run("apps", "logs", app_name)
+    assert logs.exit_code == 0 and "has no pods (scaled to zero)" in logs.stderr and logs.stdout == ""
+    (row,) = [
+        r for r in json.loads(app_cluster.run("apps", "list", "-o", "json").stdout) if r["name"] == app_name
+    ]
+    assert row["pods"] == 0
+    with LocalHTTPServer() as ingress:
+        ingress.add("/", b"hi")
+        smoke = app_cluster.run(
+            "smoke-test", "--ingress", f"127.0.0.1:{ingress.port}", "--only", f"app:{app_name}", "-o", "json"
+        )
+    assert smoke.exit_code == 0, smoke.output
+    (check,) = json.loads(smoke.stdout)["checks"]
+    assert check["detail"].startswith("cold start: scaled to zero before the check (")
