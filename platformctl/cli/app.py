@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "smoke_cmd",
     "images_cmd",
     "cache_cmd",
+    "apps_cmd",
 )
 
 
@@ -85,7 +86,11 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     ),
     "smoke-test": LazyCommand(
         "smoke_cmd",
-        "Check the ingress, every Knative Service, the conference app's routes and the iris model.",
+        "Check the ingress, every Knative Service and app, the conference app's routes and the iris model.",
+    ),
+    "deploy-app": LazyCommand(
+        "apps_cmd",
+        "Run a container on Knative (+ Dapr): render, apply, wait for Ready, print the URL and requests.",
     ),
     "images": LazyCommand(
         "images_cmd",
@@ -104,6 +109,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "cache_cmd",
         "The pull-through registry caches kind clusters pull through: size, hits; prune or remove them.",
     ),
+    "apps": LazyCommand("apps_cmd", "Apps deployed with deploy-app: list, describe, promote, delete, logs."),
 }
 
 # Typer settings the root passes down to every command it builds; a module's commands are built
