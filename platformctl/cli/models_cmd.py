@@ -1,4 +1,4 @@
-"""`platformctl deploy-model NAME`, `platformctl models list`, `platformctl models delete NAME`."""
+"""`platformctl deploy-model NAME` and `platformctl models list|describe|promote|delete`."""
 
 from __future__ import annotations
 
@@ -357,6 +357,84 @@ def delete_cmd(
         raise typer.Exit(1)
     delete_model(engine, name, ns)
     output.info(f"deleted inferenceservice {ns}/{name}")
+
+
+@models_app.command("describe")
+def describe_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="InferenceService name.")],
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", "-n", help="Namespace (default: workloads.model_namespace).")
+    ] = None,
+    output_format: OutputOption = OutputFormat.table,
+    set_: SetOption = None,
+) -> None:
+    """One model: its tiers (transformer, predictor) with URLs and readiness, traffic and settings."""
+    from platformctl.usecases.models import describe_model
+
+    spec = load_spec_from_ctx(ctx, sets=set_)
+    ns = namespace or spec.workloads.model_namespace
+    desc = describe_model(connect_engine(ctx, spec), name, ns)
+    if output_format is not OutputFormat.table:
+        output.emit_data(desc.to_dict(), output_format)
+        return
+    row, s = desc.row, desc.settings
+    lines = [
+        f"Name:       {row.namespace}/{row.name}",
+        f"URL:        {row.url or '-'}",
+        f"Ready:      {'True' if row.ready else f'False ({row.reason})'}",
+        f"Protocol:   {desc.protocol}",
+        f"Replicas:   min {1 if s.min_replicas is None else s.min_replicas}, max {s.max_replicas or '-'}",
+    ]
+    if s.storage_uri:
+        lines.append(f"Storage:    {s.storage_uri}")
+    if s.service_account:
+        lines.append(f"Account:    {s.service_account}")
+    if s.canary_traffic_percent is not None:
+        lines.append(f"Canary:     {s.canary_traffic_percent}% to the latest revision")
+    if row.traffic:
+        lines.append(f"Traffic:    {row.traffic_split()}")
+    for line in lines:
+        typer.echo(line)
+    # One block per tier, requests flow top to bottom: a URL never shares a line with other cells.
+    for comp in desc.components:
+        state = "-" if comp.ready is None else ("True" if comp.ready else f"False ({comp.reason})")
+        typer.echo(f"\n{comp.component.capitalize()}:")
+        typer.echo(f"  serves:   {comp.serves}")
+        typer.echo(f"  URL:      {comp.url or '-'}")
+        typer.echo(f"  ready:    {state}")
+        if comp.revision:
+            typer.echo(f"  revision: {comp.revision}")
+
+
+@models_app.command("promote")
+def promote_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="InferenceService name.")],
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", "-n", help="Namespace (default: workloads.model_namespace).")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for Ready.")] = True,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds to wait (default: timeouts.model).")
+    ] = None,
+    output_format: OutputOption = OutputFormat.table,
+    set_: SetOption = None,
+) -> None:
+    """Promote a canary: the latest revision takes 100% of traffic; nothing else changes."""
+    from platformctl.usecases.deploy_model import promote_model
+
+    spec = load_spec_from_ctx(ctx, sets=set_)
+    ns = namespace or spec.workloads.model_namespace
+    result = promote_model(
+        connect_engine(ctx, spec),
+        name,
+        ns,
+        wait=wait,
+        timeout=timeout if timeout is not None else spec.timeouts.model,
+        reporter=_Progress(),
+    )
+    _print_result(result, output_format)
 
 
 def register(app: typer.Typer) -> None:
