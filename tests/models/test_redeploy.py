@@ -40,7 +40,9 @@ def test_redeploy_with_one_flag_keeps_every_other_live_value(cluster: Cluster) -
     assert pred["model"]["resources"]["limits"] == {"memory": "512Mi"}
     # the diff names exactly the fields that changed
     assert "InferenceService default/iris: 1 field(s) change" in err
-    assert '+ spec.predictor.model.resources: {"limits":{"memory":"512Mi"},"requests":{"memory":"512Mi"}}' in err
+    assert (
+        '+ spec.predictor.model.resources: {"limits":{"memory":"512Mi"},"requests":{"memory":"512Mi"}}' in err
+    )
     assert "/v2/models/iris/infer" in out  # the printed request follows the live protocol
 
 
