@@ -229,13 +229,14 @@ def test_existing_storage_secret_gets_a_service_account(cluster: Cluster) -> Non
     assert code == 0, err
     account, isvc = yaml.safe_load_all(out)  # no Secret: the user's own is referenced
     assert account["secrets"] == [{"name": "team-s3"}]
+    assert isvc["spec"]["predictor"]["serviceAccountName"] == "iris-sa"
     _assert_no_secret(out + err, ACCESS_KEY)
 
 
 def test_a_secret_platformctl_did_not_create_is_not_overwritten(cluster: Cluster) -> None:
     # Created by someone else (a plain POST, as kubectl create would: no managed-by label).
-    foreign = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "iris-storage", "namespace": "default"},
-               "stringData": {"x": "y"}}  # fmt: skip
+    meta = {"name": "iris-storage", "namespace": "default"}
+    foreign = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": {"x": "y"}}
     cluster.engine.api.request("POST", "/api/v1/namespaces/default/secrets", body=foreign)
     cluster.fake.reset_request_log()
     code, _, err = deploy(
