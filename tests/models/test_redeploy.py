@@ -4,6 +4,7 @@ the base), `deploy-model` shows a field-level diff, and `models promote NAME` en
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import yaml
 
@@ -19,9 +20,9 @@ def deploy(cluster: Cluster, *args: str) -> tuple[int, str, str]:
     return ran.exit_code, ran.stdout, ran.stderr
 
 
-def live(cluster: Cluster) -> dict:  # type: ignore[type-arg]
+def live(cluster: Cluster) -> dict[str, Any]:
     (obj,) = cluster.fake.objects(kind=ISVC)
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 def test_redeploy_with_one_flag_keeps_every_other_live_value(cluster: Cluster) -> None:
