@@ -30,6 +30,7 @@ from platformctl.usecases.model_spec import (
     render_isvc,
     settings_from_live,
     spec_changes,
+    user_metadata,
 )
 from platformctl.usecases.model_storage import StorageObjects, StorageRequest
 
@@ -554,8 +555,9 @@ def promote_model(
     meta = live.get("metadata") or {}
     manifest["metadata"] = {"name": name, "namespace": namespace}
     for key in ("labels", "annotations"):
-        if meta.get(key):
-            manifest["metadata"][key] = copy.deepcopy(meta[key])
+        kept = user_metadata(meta, key)
+        if kept:
+            manifest["metadata"][key] = kept
     del manifest["spec"]["predictor"]["canaryTrafficPercent"]
     step = f"model/{namespace}/{name}"
     reporting.start(rep, step, "promoting the canary revision to 100%")

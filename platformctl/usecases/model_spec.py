@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 ISVC_API = "serving.kserve.io/v1beta1"
@@ -209,17 +209,24 @@ def _merge(live: Any, new: Any, path: str) -> Any:
     return copy.deepcopy(new)
 
 
+def user_metadata(meta: dict[str, Any], key: str) -> dict[str, Any]:
+    """Live labels/annotations minus those the engine sets on every apply (ownership, spec hash)."""
+    from platformctl.drivers.kube.labels import COMPONENT_KEY, MANAGED_BY_KEY, SPEC_HASH_KEY
+
+    engine_keys = {MANAGED_BY_KEY, COMPONENT_KEY, SPEC_HASH_KEY}
+    return {k: v for k, v in (meta.get(key) or {}).items() if k not in engine_keys}
+
+
 def merge_live(live: dict[str, Any], rendered: dict[str, Any]) -> dict[str, Any]:
     """``rendered`` plus every field of ``live``'s spec, labels and annotations platformctl does not set."""
     meta = live.get("metadata") or {}
-    base = {
-        "apiVersion": rendered["apiVersion"],
-        "kind": rendered["kind"],
-        "metadata": {k: copy.deepcopy(meta[k]) for k in ("labels", "annotations") if meta.get(k)},
-        "spec": copy.deepcopy(live.get("spec") or {}),
-    }
-    merged: dict[str, Any] = _merge(base, rendered, "")
-    return merged
+    out = copy.deepcopy(rendered)
+    for key in ("labels", "annotations"):
+        kept = {**user_metadata(meta, key), **(rendered["metadata"].get(key) or {})}
+        if kept:
+            out["metadata"][key] = kept
+    out["spec"] = _merge(copy.deepcopy(live.get("spec") or {}), rendered["spec"], "spec")
+    return out
 
 
 @dataclass(frozen=True)
@@ -270,27 +277,14 @@ def spec_changes(live: dict[str, Any] | None, desired: dict[str, Any]) -> list[C
     if live is None:
         return []
     old = {
-        "metadata": {"annotations": (live.get("metadata") or {}).get("annotations") or {}},
+        "metadata": {"annotations": user_metadata(live.get("metadata") or {}, "annotations")},
         "spec": live.get("spec") or {},
     }
     new = {
-        "metadata": {"annotations": (desired.get("metadata") or {}).get("annotations") or {}},
+        "metadata": {"annotations": user_metadata(desired.get("metadata") or {}, "annotations")},
         "spec": desired.get("spec") or {},
     }
     return field_changes(old, new)
-
-
-@dataclass
-class ModelView:
-    """A deployed model, as ``models describe`` and ``predict`` need it."""
-
-    name: str
-    namespace: str
-    protocol: str
-    custom: bool
-    url: str | None
-    min_replicas: int | None
-    components: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def protocol_of(obj: dict[str, Any]) -> str:

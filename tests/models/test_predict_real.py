@@ -26,6 +26,7 @@ from tests.support.modelserver import model_python, model_server
 from tests.support.nginx import NginxIngress, nginx_binary, nginx_ingress
 from tests.support.transformer import transformer
 
+pytestmark = [pytest.mark.nginx, pytest.mark.model]
 DOMAIN = "127.0.0.1.sslip.io"
 IRIS_URI = "gs://kfserving-examples/models/sklearn/1.0/model"
 ROWS = [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]]
