@@ -41,6 +41,13 @@ _INPUT_NAME = re.compile(r"^[A-Za-z0-9_.\-/]+$")
 MODES: tuple[str, ...] = ("infer", "metadata", "ready")
 
 
+@dataclass(frozen=True)
+class RawBody:
+    """A --data body: valid JSON, sent exactly as the user wrote it."""
+
+    content: bytes
+
+
 @dataclass
 class PredictRequest:
     name: str
@@ -153,7 +160,8 @@ def build_body(req: PredictRequest, protocol: str, read: Callable[[str], str]) -
             raise UsageError(f"--data: cannot read {req.data} ({why})") from None
         except UnicodeDecodeError:
             raise UsageError(f"--data: {req.data} is not UTF-8 text (the body must be JSON)") from None
-        return _json(text, f"--data {req.data}")
+        _json(text, f"--data {req.data}")  # checked, then sent byte for byte
+        return RawBody(text.encode("utf-8"))
     if req.instances is not None:
         if protocol != "v1":
             raise UsageError("--instances: builds a v1 body but the model speaks v2; use --input or --data")
@@ -246,7 +254,12 @@ def predict(
     cold = scaled_to_zero(engine, obj)
     method, full = target(str(url), req.name, protocol, req.mode)
     with HttpClient(ingress=ingress, verify=verify, ca_file=ca_file, timeout=req.timeout) as client:
-        res: HttpResult = client.request(method, full, json_body=body)
+        if isinstance(body, RawBody):
+            res: HttpResult = client.request(
+                method, full, content=body.content, headers={"Content-Type": "application/json"}
+            )
+        else:
+            res = client.request(method, full, json_body=body)
     return PredictResult(
         req.name,
         req.namespace,

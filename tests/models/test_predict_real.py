@@ -113,7 +113,7 @@ def test_v2_input_data_file_and_stdin(setup: Setup, tmp_path: Path) -> None:
     assert "/v2/models/sklearn-iris/infer -> HTTP 200" in ran.stderr
     request = {"inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP32", "data": ROWS}]}
     f = tmp_path / "req.json"
-    f.write_text(json.dumps(request))
+    f.write_text(json.dumps(request, indent=2) + "\n")  # sent byte for byte, as written
     raw = setup.predict("sklearn-iris", "--data", str(f), "-o", "json")
     assert raw.exit_code == 0, raw.stderr
     assert json.loads(raw.stdout)["outputs"][0]["data"] == [1, 1]
