@@ -472,8 +472,8 @@ def deploy_model(
     if storage is not None:
         model_storage.check_scheme(storage, eff.storage_uri)
         eff.service_account = storage.account_name
-    resolved = table(engine) if callable(table) else table
-    runtimes = check_servable(eff, resolved)
+    # A custom predictor needs no runtime: the table (cluster or pinned release) is not even read.
+    runtimes = [] if eff.custom else check_servable(eff, table(engine) if callable(table) else table)
     rendered = render_isvc(req.name, req.namespace, eff)
     manifest = merge_live(existing, rendered) if existing is not None else rendered
     if engine is not None and storage is not None:

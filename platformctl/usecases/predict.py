@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from platformctl.errors import UsageError
+from platformctl.errors import ClusterError, UsageError
 from platformctl.kserve_runtimes import HTTP_PROTOCOLS
 from platformctl.usecases.deploy_model import validate_name
 from platformctl.usecases.model_spec import ISVC_API, ISVC_KIND, settings_from_live
@@ -200,7 +200,12 @@ def scaled_to_zero(engine: Engine, obj: dict[str, Any]) -> bool:
     if settings.min_replicas != 0:
         return False
     meta = obj["metadata"]
-    pods = engine.list("v1", "Pod", namespace=meta["namespace"], label_selector=f"{POD_LABEL}={meta['name']}")
+    try:
+        pods = engine.list(
+            "v1", "Pod", namespace=meta["namespace"], label_selector=f"{POD_LABEL}={meta['name']}"
+        )
+    except ClusterError:
+        return False  # e.g. RBAC forbids listing pods: no claim either way, the request still goes out
     for pod in pods:
         component = ((pod.get("metadata") or {}).get("labels") or {}).get("component")
         if component not in (None, "predictor"):
