@@ -286,10 +286,6 @@ def validate_local(req: DeployModelRequest) -> None:
                     f"{flag}: not used with --image (a custom predictor serves its own model); "
                     f"drop {flag} or --image"
                 )
-    elif req.port is not None or req.args:
-        raise UsageError(
-            f"{'--port' if req.port is not None else '--args'}: only with --image (a custom predictor)"
-        )
     _image(req.image, "--image")
     _image(req.transformer_image, "--transformer-image")
     _port(req.port, "--port")
@@ -372,6 +368,14 @@ def effective_settings(req: DeployModelRequest, live: dict[str, Any] | None) -> 
         eff.min_replicas if eff.min_replicas is not None else 1
     ):
         raise UsageError(f"--max-replicas: {eff.max_replicas} must be ≥ --min-replicas ({eff.min_replicas})")
+    if not eff.custom and (req.port is not None or req.args):
+        flag = "--port" if req.port is not None else "--args"
+        raise UsageError(f"{flag}: only for a custom predictor (--image)")
+    if eff.custom and (req.storage_uri is not None or req.runtime is not None):
+        flag = "--storage-uri" if req.storage_uri is not None else "--runtime"
+        raise UsageError(
+            f"{flag}: {req.name} is a custom predictor (--image); switch it with --format, or drop {flag}"
+        )
     if eff.transformer_image is None and (req.transformer_env or req.transformer_port is not None):
         flag = "--transformer-env" if req.transformer_env else "--transformer-port"
         raise UsageError(f"{flag}: the model has no transformer; add --transformer-image")

@@ -153,3 +153,20 @@ def test_models_promote_ends_the_canary_and_changes_nothing_else(cluster: Cluste
     assert again.exit_code == 2 and "no canary" in again.stderr
     missing = run_main([*cluster.args, "models", "promote", "nope"], env=cluster.env)
     assert missing.exit_code == 2 and "not found" in missing.stderr
+
+
+def test_custom_predictor_redeploy_keeps_image_and_checks_flags(cluster: Cluster) -> None:
+    assert (
+        deploy(cluster, "c", "--image", "ghcr.io/acme/server:1", "--port", "9000", "--args", "--x=1")[0] == 0
+    )
+    code, _, err = deploy(cluster, "c", "--port", "9001")  # no --image: the live one is kept
+    assert code == 0, err
+    (container,) = live(cluster)["spec"]["predictor"]["containers"]
+    assert container["image"] == "ghcr.io/acme/server:1" and container["args"] == ["--x=1"]
+    assert container["ports"] == [{"containerPort": 9001, "protocol": "TCP"}]
+    cluster.fake.reset_request_log()
+    code, _, err = deploy(cluster, "c", "--storage-uri", IRIS_URI)
+    assert code == 2 and err.startswith("error: --storage-uri: c is a custom predictor")
+    assert cluster.writes() == []
+    code, _, err = deploy(cluster, "iris", "--format", "sklearn", "--storage-uri", IRIS_URI, "--args", "-v")
+    assert code == 2 and "--args: only for a custom predictor" in err
