@@ -91,10 +91,6 @@ class StorageObjects:
     def redacted(self) -> list[dict[str, Any]]:
         return [redact(o) for o in self.objects()]
 
-    def secret_values(self) -> list[str]:
-        data = (self.secret or {}).get("stringData") or {}
-        return [str(v) for v in data.values()]
-
 
 def redact(obj: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``obj`` with every Secret value replaced by ``<redacted>`` (other kinds unchanged)."""

@@ -351,3 +351,39 @@ def test_bad_input_exit_2_naming_the_flag(
     assert first.startswith("error:") and flag in first, err
     _assert_no_secret(out + err, ACCESS_KEY, SECRET_KEY)
     assert shared_cluster.writes() == []
+
+
+def _kserve_crd_files() -> list[Path]:
+    upstream = os.environ.get("PLATFORMCTL_UPSTREAM_DIR")
+    return sorted(Path(upstream).glob("kserve/*/kserve.yaml")) if upstream else []
+
+
+@pytest.mark.parametrize("crd_file", _kserve_crd_files(), ids=lambda p: p.parent.name)
+def test_every_field_platformctl_sets_is_in_each_pinned_kserve_crd(crd_file: Path) -> None:
+    # Both version sets (v0.16 today, v0.20 next): a field dropped or renamed upstream fails here.
+    from platformctl.drivers.schema import CrdSchemas, load_crds, validate_objects
+    from platformctl.plan.lock import load_lock
+    from platformctl.usecases.model_spec import ModelSettings, render_isvc
+
+    every = {
+        "env": [{"name": "A", "value": "b c"}],
+        "requests": {"cpu": "1", "memory": "1Gi"},
+        "limits": {"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": "1"},
+        "transformer_image": "ghcr.io/acme/t:1",
+        "transformer_port": 8080,
+        "transformer_env": [{"name": "T", "value": "1"}],
+        "min_replicas": 0,
+        "max_replicas": 3,
+        "canary_traffic_percent": 10,
+        "service_account": "m-sa",
+        "node_selector": {"nvidia.com/gpu.present": "true"},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "scale_metric": "rps",
+        "scale_target": 5,
+        "protocol": "v2",
+    }
+    custom = ModelSettings(image="ghcr.io/acme/s:1", port=8080, args=["--x"], **every)  # type: ignore[arg-type]
+    model = ModelSettings(format="sklearn", runtime="kserve-sklearnserver", storage_uri=S3_URI, **every)  # type: ignore[arg-type]
+    objs = [render_isvc("custom", "default", custom), render_isvc("model", "default", model)]
+    crds = CrdSchemas(load_crds([crd_file]), strict=True)
+    assert validate_objects(objs, crds=crds, kubernetes_version=load_lock().kubernetes.version) == []
