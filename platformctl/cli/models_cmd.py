@@ -93,6 +93,10 @@ def _print_result(result: DeployModelResult, fmt: OutputFormat) -> None:
         typer.echo(
             f"canary: {result.canary_traffic_percent}% to the new revision, the rest to the previous one"
         )
+    deps = [o for o in result.objects if o.get("kind") in ("Secret", "ServiceAccount")]
+    if deps:
+        names = " via ".join(f"{o['kind'].lower()}/{o['metadata']['name']}" for o in deps)
+        typer.echo(f"credentials: {names}")
     if result.traffic:
         split = ", ".join(f"{t.get('revisionName')}={t.get('percent')}%" for t in result.traffic)
         typer.echo(f"traffic: {split}")

@@ -513,6 +513,7 @@ def deploy_model(
     if storage is not None and existing is None:
         live = engine.get(ISVC_API, ISVC_KIND, req.name, req.namespace)
         if live is not None:
+            reporting.update(rep, step, "making the credentials dependents of the model")
             deps = storage.objects()
             for dep in deps:
                 dep["metadata"]["ownerReferences"] = [model_storage.owner_reference(live)]

@@ -145,6 +145,7 @@ def test_s3_credentials_secret_and_service_account(cluster: Cluster, tmp_path: P
 
     applied = deploy(cluster, "iris", "--format", "sklearn", "--storage-uri", S3_URI, *S3_FLAGS, env=S3_ENV)
     assert applied[0] == 0, applied[2]
+    assert "credentials: secret/iris-storage via serviceaccount/iris-sa" in applied[1]
     as_json = deploy(cluster, "iris", "--storage-uri", S3_URI, *S3_FLAGS, "-o", "json", env=S3_ENV)
     assert as_json[0] == 0, as_json[2]
     verbose = run_main(
