@@ -85,7 +85,9 @@ def _print_result(result: DeployModelResult, fmt: OutputFormat) -> None:
             if result.custom
             else "runtimes that can serve it: " + ", ".join(result.runtimes)
         )
-        output.info(f"dry run: nothing applied; {served}")
+        checked = f"the API server accepted it ({result.action}); " if result.action else ""
+        output.info(f"dry run: {checked}nothing was applied")
+        output.info(served[0].upper() + served[1:])
         return
     state = "Ready" if result.ready else f"{result.action} (not waited for)"
     typer.echo(f"inferenceservice {result.namespace}/{result.name}: {state}")

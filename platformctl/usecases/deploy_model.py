@@ -463,6 +463,13 @@ def deploy_model(
     existing: dict[str, Any] | None = None
     if engine is not None:
         existing = engine.get(ISVC_API, ISVC_KIND, req.name, req.namespace)
+        if existing is None and engine.get("v1", "Namespace", req.namespace) is None:
+            # Checked here, for the real deploy and the dry run alike (a server-side dry run would
+            # assume an earlier step creates it).
+            raise UsageError(
+                f"--namespace: namespace {req.namespace} does not exist on {engine.context_name}; "
+                f"create it (kubectl create namespace {req.namespace}) or choose another"
+            )
     if req.canary_traffic_percent is not None and existing is None:
         where = f"namespace {req.namespace}" + (f" of {engine.context_name}" if engine else "")
         raise UsageError(
@@ -495,7 +502,16 @@ def deploy_model(
         objects=(storage.redacted() if storage else []) + [manifest],
         custom=eff.custom,
     )
-    if req.dry_run or engine is None:
+    if engine is None:
+        return result
+    if req.dry_run:
+        # The API server checks what it would store (schemas, KServe's admission webhooks) and stores
+        # nothing: a dry run does not report success for something the real deploy would fail on.
+        deps = storage.objects() if storage is not None else []
+        report = engine.apply(
+            [*deps, manifest], component=COMPONENT, dry_run=True, timeout=min(req.timeout, 300)
+        )
+        result.action = next((r.action for r in report.results if r.kind == ISVC_KIND), None)
         return result
     timeout = min(req.timeout, 300)
     if storage is not None:

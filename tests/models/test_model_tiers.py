@@ -388,3 +388,18 @@ def test_every_field_platformctl_sets_is_in_each_pinned_kserve_crd(crd_file: Pat
     objs = [render_isvc("custom", "default", custom), render_isvc("model", "default", model)]
     crds = CrdSchemas(load_crds([crd_file]), strict=True)
     assert validate_objects(objs, crds=crds, kubernetes_version=load_lock().kubernetes.version) == []
+
+
+def test_dry_run_is_checked_by_the_api_server_and_fails_like_the_deploy(cluster: Cluster) -> None:
+    code, _, err = deploy(cluster, "m", "--format", "sklearn", "--storage-uri", IRIS_URI, "--dry-run")
+    assert code == 0 and "the API server accepted it (created)" in err
+    dry = [r for r in cluster.fake.records if r.method == "PATCH"]
+    assert dry and all(r.params.get("dryRun") == "All" for r in dry)  # a server-side dry run
+    assert cluster.writes() == [] and cluster.fake.objects(kind=ISVC) == []
+    # A namespace that does not exist: the dry run fails exactly as the deploy does (exit 2, one line).
+    for extra in (["--dry-run"], []):
+        code, _, err = deploy(
+            cluster, "m", "--format", "sklearn", "--storage-uri", IRIS_URI, "-n", "nope", *extra
+        )
+        assert code == 2 and err.startswith("error: --namespace: namespace nope does not exist"), err
+    assert cluster.writes() == []
