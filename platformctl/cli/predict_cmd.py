@@ -69,6 +69,11 @@ def predict(
         str | None,
         typer.Option("--ingress", metavar="HOST:PORT", help="Connect here instead of the URL's IP."),
     ] = None,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Do not verify TLS certificates.")] = False,
+    cacert: Annotated[
+        Path | None,
+        typer.Option("--cacert", help="CA bundle to verify an https model URL (e.g. a self-signed CA)."),
+    ] = None,
     output_format: OutputOption = OutputFormat.table,
     set_: SetOption = None,
 ) -> None:
@@ -94,7 +99,14 @@ def predict(
         timeout=timeout,
     )
     endpoint = parse_ingress(ingress) if ingress else default_ingress(spec)
-    result = run(req, engine_factory=lambda: connect_engine(ctx, spec), read=_read, ingress=endpoint)
+    result = run(
+        req,
+        engine_factory=lambda: connect_engine(ctx, spec),
+        read=_read,
+        ingress=endpoint,
+        verify=not insecure,
+        ca_file=str(cacert) if cacert else None,
+    )
     output.info(_status_line(result))
     if result.status is None:
         raise CheckFailed(

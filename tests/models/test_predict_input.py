@@ -70,6 +70,7 @@ def models(cluster: Cluster) -> Cluster:
         (["v1m", "--ready", "--instances", "[[1]]"], "--instances"),
         (["v1m", "--protocol", "v3", "--instances", "[[1]]"], "--protocol"),
         (["v1m", "--ingress", "nohostport", "--instances", "[[1]]"], "--ingress"),
+        (["v1m", "--instances", "[[1]]", "--cacert", "/nonexistent/ca.pem"], "--cacert"),
         (["missing", "--instances", "[[1]]"], "NAME"),
         (["Bad_Name", "--instances", "[[1]]"], "NAME"),
     ],
