@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
 
 COMPONENT = "models"
+INT32_MAX = 2**31 - 1
 __all__ = [
     "ISVC_API",
     "ISVC_KIND",
@@ -306,8 +308,16 @@ def validate_local(req: DeployModelRequest) -> None:
         raise UsageError(f"--scale-metric: {req.scale_metric!r}; choose one of " + ", ".join(SCALE_METRICS))
     if req.scale_target is not None and req.scale_target < 1:
         raise UsageError(f"--scale-target: {req.scale_target} must be a positive number")
-    if req.timeout <= 0:
-        raise UsageError(f"--timeout: {req.timeout:g} must be positive seconds")
+    if not 0 < req.timeout < math.inf:  # also refuses nan
+        raise UsageError(f"--timeout: {req.timeout:g} must be a positive, finite number of seconds")
+    for flag, count in (
+        ("--min-replicas", req.min_replicas),
+        ("--max-replicas", req.max_replicas),
+        ("--scale-target", req.scale_target),
+        ("--gpu", req.gpu),
+    ):
+        if count is not None and count > INT32_MAX:  # the CRD's fields are int32
+            raise UsageError(f"{flag}: {count} is larger than {INT32_MAX}")
     _quantity(req.cpu, "--cpu")
     _quantity(req.memory, "--memory")
     parse_env(req.env)

@@ -341,6 +341,13 @@ def test_a_secret_platformctl_did_not_create_is_not_overwritten(cluster: Cluster
         ),
         (["--format", "sklearn", "--storage-uri", IRIS_URI, "--scale-metric", "cpu"], {}, "--scale-metric"),
         (["--format", "sklearn", "--storage-uri", IRIS_URI, "--scale-target", "0"], {}, "--scale-target"),
+        (
+            ["--format", "sklearn", "--storage-uri", IRIS_URI, "--max-replicas", "2147483648"],
+            {},
+            "--max-replicas",
+        ),
+        (["--format", "sklearn", "--storage-uri", IRIS_URI, "--timeout", "nan"], {}, "--timeout"),
+        (["--format", "sklearn", "--storage-uri", IRIS_URI, "--timeout", "inf"], {}, "--timeout"),
     ],
 )
 def test_bad_input_exit_2_naming_the_flag(
