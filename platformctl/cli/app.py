@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tools_cmd",
     "doctor_cmd",
     "models_cmd",
+    "predict_cmd",
     "smoke_cmd",
     "apps_cmd",
     "images_cmd",
@@ -83,6 +84,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "deploy-model": LazyCommand(
         "models_cmd",
         "Serve a model with KServe: render, apply, wait for Ready, print the URL and a request to paste.",
+    ),
+    "predict": LazyCommand(
+        "predict_cmd",
+        "Send an inference request to a model through the ingress; print the answer, status and latency.",
     ),
     "smoke-test": LazyCommand(
         "smoke_cmd",

@@ -172,7 +172,13 @@ class HttpClient:
         self.close()
 
     def build(
-        self, method: str, url: str, *, json_body: Any = None, headers: Mapping[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
     ) -> httpx.Request:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -185,6 +191,10 @@ class HttpClient:
         if parts.scheme == "https":
             # SNI and certificate verification use the real name, not the IP we dial.
             extensions["sni_hostname"] = parts.hostname
+        if content is not None:  # a body sent byte for byte (e.g. a JSON file as the user wrote it)
+            return self._client.build_request(
+                method, wire, content=content, headers=hdrs, extensions=extensions
+            )
         return self._client.build_request(method, wire, json=json_body, headers=hdrs, extensions=extensions)
 
     def request(
@@ -195,11 +205,12 @@ class HttpClient:
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        content: bytes | None = None,
     ) -> HttpResult:
         """One request; transport failures become ``HttpResult(status=None, error=...)``, never raise."""
         import httpx
 
-        req = self.build(method, url, json_body=json_body, headers=headers)
+        req = self.build(method, url, json_body=json_body, headers=headers, content=content)
         t = self.timeout if timeout is None else timeout
         req.extensions["timeout"] = httpx.Timeout(t).as_dict()
         started = time.monotonic()

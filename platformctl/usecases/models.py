@@ -1,4 +1,5 @@
-"""``platformctl models list`` / ``models delete``: InferenceServices as rows, deletion by name."""
+"""``platformctl models list`` / ``describe`` / ``delete``: InferenceServices as rows, one model's tiers,
+deletion by name (its platformctl-created storage Secret and ServiceAccount go with it: owner references)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from platformctl.errors import UsageError
-from platformctl.usecases.deploy_model import ISVC_API, ISVC_KIND, predictor_traffic, validate_name
+from platformctl.usecases.deploy_model import predictor_traffic, validate_name
+from platformctl.usecases.model_spec import ISVC_API, ISVC_KIND, ModelSettings, settings_from_live
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
@@ -53,12 +55,12 @@ def _ready(obj: dict[str, Any]) -> tuple[bool, str | None]:
 
 def to_row(obj: dict[str, Any]) -> ModelRow:
     meta = obj.get("metadata") or {}
-    model = ((obj.get("spec") or {}).get("predictor") or {}).get("model") or {}
+    settings = settings_from_live(obj)
     ready, reason = _ready(obj)
     return ModelRow(
         name=str(meta.get("name")),
         namespace=str(meta.get("namespace")),
-        format=(model.get("modelFormat") or {}).get("name"),
+        format=settings.format or ("custom" if settings.custom else None),
         url=(obj.get("status") or {}).get("url"),
         ready=ready,
         reason=reason,
@@ -79,3 +81,96 @@ def delete_model(engine: Engine, name: str, namespace: str, *, timeout: float = 
     if engine.get(ISVC_API, ISVC_KIND, name, namespace) is None:
         raise UsageError(f"NAME: InferenceService {name!r} not found in namespace {namespace}")
     return engine.delete(ISVC_API, ISVC_KIND, name, namespace, timeout=timeout)
+
+
+def _condition(obj: dict[str, Any], kind: str) -> tuple[bool | None, str | None]:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            ok = cond.get("status") == "True"
+            return ok, None if ok else (cond.get("reason") or cond.get("message"))
+    return None, None
+
+
+@dataclass
+class ComponentView:
+    """One tier of an InferenceService: what serves it, its URL and readiness."""
+
+    component: str  # predictor / transformer
+    serves: str  # "sklearn (runtime kserve-sklearnserver)" / "image ghcr.io/me/server:1"
+    url: str | None
+    ready: bool | None  # None: KServe reported no condition for it yet
+    reason: str | None
+    revision: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "component": self.component,
+            "serves": self.serves,
+            "url": self.url,
+            "ready": self.ready,
+            "reason": self.reason,
+            "revision": self.revision,
+        }
+
+
+@dataclass
+class ModelDescription:
+    row: ModelRow
+    protocol: str
+    settings: ModelSettings
+    components: list[ComponentView]
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            **self.row.to_dict(),
+            "protocol": self.protocol,
+            "minReplicas": s.min_replicas,
+            "maxReplicas": s.max_replicas,
+            "canaryTrafficPercent": s.canary_traffic_percent,
+            "serviceAccountName": s.service_account,
+            "storageUri": s.storage_uri,
+            "components": [c.to_dict() for c in self.components],
+        }
+
+
+def describe_model(engine: Engine, name: str, namespace: str) -> ModelDescription:
+    """The model's tiers (transformer, then predictor) with URLs and readiness, and its settings."""
+    validate_name(name, "NAME")
+    validate_name(namespace, "--namespace")
+    obj = engine.get(ISVC_API, ISVC_KIND, name, namespace)
+    if obj is None:
+        raise UsageError(f"NAME: InferenceService {name!r} not found in namespace {namespace}")
+    s = settings_from_live(obj)
+    comps = (obj.get("status") or {}).get("components") or {}
+    views: list[ComponentView] = []
+    if s.transformer_image is not None:
+        t = comps.get("transformer") or {}
+        ok, why = _condition(obj, "TransformerReady")
+        views.append(
+            ComponentView(
+                "transformer",
+                f"image {s.transformer_image}",
+                t.get("url"),
+                ok,
+                why,
+                t.get("latestReadyRevision") or t.get("latestCreatedRevision"),
+            )
+        )
+    p = comps.get("predictor") or {}
+    ok, why = _condition(obj, "PredictorReady")
+    if s.custom:
+        serves = f"image {s.image}"
+    else:
+        serves = f"{s.format}" + (f" (runtime {s.runtime})" if s.runtime else " (runtime: KServe picks)")
+    views.append(
+        ComponentView(
+            "predictor",
+            serves,
+            p.get("url"),
+            ok,
+            why,
+            p.get("latestReadyRevision") or p.get("latestCreatedRevision"),
+        )
+    )
+    return ModelDescription(to_row(obj), s.protocol or "v1", s, views)

@@ -20,6 +20,7 @@ from platformctl import reporting
 from platformctl.errors import CheckFailed, UsageError
 from platformctl.reporting import NullReporter, Reporter
 from platformctl.usecases.deploy_model import ISVC_API, ISVC_KIND, V1_EXAMPLE, V2_EXAMPLE
+from platformctl.usecases.model_spec import health_path, protocol_of
 
 if TYPE_CHECKING:
     from platformctl.drivers.http import Endpoint, HttpClient, HttpResult
@@ -113,6 +114,9 @@ class Targets:
     services: dict[str, str] = field(default_factory=dict)  # Knative Service name → URL
     models: dict[str, str] = field(default_factory=dict)  # InferenceService name → URL
     protocols: dict[str, str] = field(default_factory=dict)  # InferenceService name → v1|v2
+    # Two-tier models: InferenceService name → the predictor's own URL (the model's URL reaches the
+    # transformer, status.components.predictor.url the predictor behind it)
+    predictors: dict[str, str] = field(default_factory=dict)
     c4p_pods_before: int | None = None  # None: unknown (no cluster)
     # Apps deployed with deploy-app (labelled platformctl.io/kind=app): name → URL, pods before the
     # check (0: scaled to zero, the check measures a cold start), and the path to request.
@@ -170,8 +174,13 @@ def discover(engine: Engine, spec: PlatformSpec) -> Targets:
         if url:
             name = str(isvc["metadata"]["name"])
             t.models[name] = str(url).rstrip("/")
-            model = ((isvc.get("spec") or {}).get("predictor") or {}).get("model") or {}
-            t.protocols[name] = str(model.get("protocolVersion") or "v1")
+            # predictor.model.protocolVersion, or platformctl's annotation on a custom predictor
+            t.protocols[name] = protocol_of(isvc)
+            if (isvc.get("spec") or {}).get("transformer"):
+                comps = (isvc.get("status") or {}).get("components") or {}
+                pred_url = (comps.get("predictor") or {}).get("url")
+                if pred_url:
+                    t.predictors[name] = str(pred_url).rstrip("/")
     if C4P in t.services:
         pods = engine.list("v1", "Pod", namespace=ns, label_selector=f"serving.knative.dev/service={C4P}")
         t.c4p_pods_before = len(pods)
@@ -305,11 +314,15 @@ def build_checks(t: Targets) -> list[Check]:
         path = t.app_paths.get(name, "/")
         checks.append(Check(f"app:{name}", "apps", "GET", f"{url}{path}", _below_500, note=note))
     for name, url in sorted(t.models.items()):
-        if t.protocols.get(name, "v1") == "v2":
-            ready_url = f"{url}/v2/models/{name}/ready"
-        else:
-            ready_url = f"{url}/v1/models/{name}"
-        checks.append(Check(f"model:{name}:ready", "models", "GET", ready_url, _v2_ready))
+        # Built-in runtimes, custom predictors and transformers alike: the protocol's health endpoint
+        # (v1 GET /v1/models/NAME, v2 GET /v2/models/NAME/ready), through the model's URL ...
+        path = health_path(t.protocols.get(name, "v1"), name)
+        checks.append(Check(f"model:{name}:ready", "models", "GET", url + path, _v2_ready))
+        if name in t.predictors:
+            # ... and, for a two-tier model, the predictor behind the transformer directly.
+            checks.append(
+                Check(f"model:{name}:predictor", "models", "GET", t.predictors[name] + path, _v2_ready)
+            )
         if name == IRIS:
             checks.append(
                 Check(

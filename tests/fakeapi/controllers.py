@@ -933,6 +933,15 @@ class Controllers:
                     predictor["traffic"] = _isvc_traffic(rev, canary, predictor, o, host)
                     _track_rollout(predictor, rev)
                 st["components"] = {"predictor": predictor}
+                if (o.get("spec") or {}).get("transformer"):
+                    # KServe routes the InferenceService's URL to the transformer, which calls the
+                    # predictor; each component reports its own URL (status.components.transformer).
+                    st["components"]["transformer"] = {
+                        "url": f"http://{name}-transformer.{ns}.{domain}",
+                        "latestCreatedRevision": f"{name}-transformer-{gen:05d}",
+                        **({} if failure else {"latestReadyRevision": f"{name}-transformer-{gen:05d}"}),
+                    }
+                    set_condition(st, "TransformerReady", ok, reason, message)
                 st["modelStatus"] = {
                     "transitionStatus": "BlockedByFailedLoad" if failure else "UpToDate",
                     "states": {

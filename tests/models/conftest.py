@@ -48,7 +48,10 @@ class Cluster:
         return {"PLATFORMCTL_MANIFESTS_DIR": str(self.upstream)}
 
     def writes(self) -> list[tuple[str, str]]:
-        return [(m, p) for m, p in self.fake.requests if m in WRITES]
+        """Requests that change something (a server-side dry run, ``dryRun=All``, changes nothing)."""
+        return [
+            (r.method, r.path) for r in self.fake.records if r.method in WRITES and "dryRun" not in r.params
+        ]
 
     def install_runtimes(self, names: set[str] | None = None) -> None:
         """Apply the pinned ClusterServingRuntimes (all, or only ``names``) to the fake cluster."""

@@ -56,7 +56,9 @@ def test_dry_run_prints_yaml_and_touches_nothing(cluster: Cluster) -> None:
     assert pred["model"]["env"] == [{"name": "GREETING", "value": "hello world"}]
     assert "canaryTrafficPercent" not in pred and "runtime" not in pred["model"]
     assert "kserve-sklearnserver" in err and "kserve-mlserver" in err  # who can serve sklearn over v2
-    assert cluster.fake.request_count == 0  # --dry-run does not even connect
+    # --dry-run reads the live object (to show what would change) but never writes
+    assert cluster.writes() == []
+    assert "new InferenceService default/sklearn-iris" in err
     assert cluster.fake.objects(kind=ISVC) == []
     # Every field name the template emits is one the pinned KServe CRD declares (strict: unknown
     # fields are errors), so the template's keys are sourced from kserve.yaml v0.16.0, not memory.

@@ -109,3 +109,18 @@ def test_paste_ready_commands() -> None:
     hp = httpie_command("POST", url, body="{}")
     assert "http POST http://127.0.0.1:80/v1/models/sklearn-iris:predict" in hp
     assert "Host:sklearn-iris.default.127.0.0.1.sslip.io" in hp
+
+
+def test_raw_content_is_sent_byte_for_byte() -> None:
+    # predict --data: the user's JSON file goes out exactly as written (not re-serialized).
+    body = b'{ "instances" : [ [6.8, 2.8, 4.8, 1.4] ] }\n'
+    with HttpClient() as client:
+        req = client.build(
+            "POST",
+            "http://m.default.127.0.0.1.sslip.io/v1/models/m:predict",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+    assert req.content == body
+    assert req.headers["content-type"] == "application/json"
+    assert req.headers["host"] == "m.default.127.0.0.1.sslip.io"
