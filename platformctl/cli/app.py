@@ -212,7 +212,12 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     kubeconfig: Annotated[
-        str | None, typer.Option("--kubeconfig", envvar="KUBECONFIG", help="Path to the kubeconfig file.")
+        str | None,
+        typer.Option(
+            "--kubeconfig",
+            help="One kubeconfig file, never split (default: the files $KUBECONFIG lists, merged as "
+            "kubectl merges them, else ~/.kube/config).",
+        ),
     ] = None,
     context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context to use.")] = None,
     config: Annotated[

@@ -47,17 +47,14 @@ SetOption = Annotated[
 
 def _global_overrides(ctx: typer.Context) -> tuple[dict[str, Any], dict[str, str]]:
     """--context/--kubeconfig select the cluster: they set cluster.context/cluster.kubeconfig."""
-    from typer._click.core import ParameterSource  # typer vendors click
-
     opts = global_options(ctx)
-    root = ctx.find_root()
     values: dict[str, Any] = {}
     labels: dict[str, str] = {}
     if opts.context is not None:
         values["cluster.context"], labels["cluster.context"] = opts.context, "--context"
-    # Only the flag: $KUBECONFIG may list several files ("a:b") that the kube client merges itself,
+    # Only the flag: $KUBECONFIG may list several files ("a:b") that drivers/kubeconfig.py merges,
     # and a null cluster.kubeconfig already means "$KUBECONFIG, else ~/.kube/config".
-    if opts.kubeconfig is not None and root.get_parameter_source("kubeconfig") is ParameterSource.COMMANDLINE:
+    if opts.kubeconfig is not None:
         values["cluster.kubeconfig"], labels["cluster.kubeconfig"] = opts.kubeconfig, "--kubeconfig"
     return values, labels
 

@@ -325,8 +325,8 @@ def ensure_cluster(
         if rec is None and not force:
             raise SafetyError(
                 f"a kind cluster named {cfg.name!r} exists but was not created by platformctl; "
-                f"use another cluster.name, install onto it with --provider existing --context {ctx}, "
-                "or re-run with --force to delete and recreate it",
+                "use another cluster.name, install onto it with --set cluster.provider=existing "
+                f"--context {ctx}, or re-run with --force to delete and recreate it",
             )
         if rec is not None and rec.config_sha256 != digest and not force:
             raise SafetyError(

@@ -55,10 +55,14 @@ def kind_cluster(binary: Path | None = None, *, allow_download: bool = False) ->
 
 
 def kind_kubeconfig(spec: PlatformSpec, kubeconfig: str | None) -> Path:
-    from platformctl.drivers.kubeconfig import default_kubeconfig_path
+    """The file kind's context goes to: --kubeconfig/cluster.kubeconfig (one file), else where kubectl
+    would write it in the $KUBECONFIG chain (the file that defines it, else the first that exists)."""
+    from platformctl.drivers.kubeconfig import kubeconfig_chain, write_destination
 
     raw = kubeconfig or spec.cluster.kubeconfig
-    return Path(raw).expanduser() if raw else default_kubeconfig_path()
+    if raw:
+        return Path(raw).expanduser()
+    return write_destination(kubeconfig_chain(), "contexts", f"kind-{spec.cluster.name}")
 
 
 def _check_kind_context(spec: PlatformSpec, context: str | None) -> str:
@@ -146,5 +150,10 @@ def ensure_cluster(
     except BaseException as exc:
         reporting.fail(reporter, step, str(exc) or type(exc).__name__)
         raise
+    if not (kubeconfig or spec.cluster.kubeconfig):
+        from platformctl.drivers.kubeconfig import kubeconfig_chain, set_current_context
+
+        # With several $KUBECONFIG files the current-context lives in the first that sets one.
+        set_current_context(kubeconfig_chain(), ctx, fallback=path)
     reporting.finish(reporter, step, "created" if res.created else "reused (created earlier by platformctl)")
     return ClusterInfo("kind", str(path), ctx, name=spec.cluster.name, created=res.created)
