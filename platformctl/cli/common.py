@@ -30,7 +30,12 @@ __all__ = ["OutputFormat", "OutputOption", "SetOption", "load_spec_from_ctx", "l
 # -o/--output for data commands; give the command's default in its signature (= OutputFormat.table).
 OutputOption = Annotated[
     OutputFormat,
-    typer.Option("-o", "--output", case_sensitive=False, help="Output format: table, json or yaml."),
+    typer.Option(
+        "-o",
+        "--output",
+        case_sensitive=False,
+        help="Output format: table, wide (every column, full digests), json or yaml.",
+    ),
 ]
 
 # --set KEY=VALUE (repeatable): one spec field for this run, above platform.yaml and PLATFORMCTL_*.

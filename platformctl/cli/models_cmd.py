@@ -189,10 +189,17 @@ def list_cmd(
     set_: SetOption = None,
 ) -> None:
     """Name, format, URL, readiness and traffic split of every InferenceService."""
+    from platformctl.usecases.deploy_model import validate_name
     from platformctl.usecases.models import list_models
 
     spec = load_spec_from_ctx(ctx, sets=set_)
+    if namespace is not None:
+        validate_name(namespace, "--namespace")
     rows = list_models(connect_engine(ctx, spec), namespace)
+    if not rows and output.is_table(output_format):
+        where = f"namespace {namespace}" if namespace else "any namespace"
+        output.info(f"No InferenceServices found in {where}.")
+        return
     table_rows = [
         (
             r.namespace,
@@ -204,12 +211,19 @@ def list_cmd(
         )
         for r in rows
     ]
+    C = output.Col
+    columns = [
+        C("NAMESPACE", drop=2),
+        C("NAME"),
+        C("FORMAT", drop=1),
+        C("URL"),
+        C("READY", kind="text", below=True),
+        C("TRAFFIC", drop=3),
+    ]
     output.emit_data(
         [r.to_dict() for r in rows],
         output_format,
-        lambda: output.simple_table(
-            None, ["NAMESPACE", "NAME", "FORMAT", "URL", "READY", "TRAFFIC"], table_rows
-        ),
+        lambda wide: output.simple_table(None, columns, table_rows, markup=False, wide=wide),
     )
 
 

@@ -104,7 +104,7 @@ def up(
         with ProgressView(console, planned) as view:
             result = up_usecase(spec, opts, reporter=view)
     except RunInterrupted as exc:
-        console.print(summary_table(exc.result, title="Interrupted"), soft_wrap=False)
+        console.print(summary_table(exc.result, title="Interrupted", console_width=console.width))
         raise
     if result.run is None:
         output.info(
@@ -112,9 +112,9 @@ def up(
             f"{', '.join(result.plan.order)}; nothing was changed"
         )
         return
-    console.print(summary_table(result.run), soft_wrap=False)
+    console.print(summary_table(result.run, console_width=console.width))
     if g.verbose:
-        console.print(steps_table(result.run), soft_wrap=False)
+        console.print(steps_table(result.run, console_width=console.width))
     if not result.run.ok:
         print_failures(console, result.run)
         _raise_summary(result.run)
@@ -191,25 +191,30 @@ def down(
         output.info(f"removed {total} objects from {result.target}")
 
 
-def _status_tables(res: StatusResult) -> Any:
+def _status_tables(res: StatusResult, wide: bool = False) -> Any:
     from rich.console import Group
-    from rich.table import Table
 
+    C = output.Col
     comps = output.simple_table(
         f"Platform on {res.context} ({res.server})",
-        ["component", "version", "health", "reason"],
+        [C("component"), C("version"), C("health"), C("reason", kind="text", below=True)],
         [(c.name, c.version, "healthy" if c.healthy else "NOT healthy", c.reason) for c in res.components],
+        markup=False,
+        wide=wide,
     )
     if not res.endpoints:
         return comps
-    # URLs are what users copy: never truncate them (other columns wrap instead).
-    urls = Table(title="URLs", header_style="bold")
-    urls.add_column("kind", no_wrap=True)
-    urls.add_column("namespace/name", overflow="fold")
-    urls.add_column("url", no_wrap=True, min_width=max(len(e.url) for e in res.endpoints))
-    urls.add_column("ready", overflow="fold")
-    for e in res.endpoints:
-        urls.add_row(e.kind, f"{e.namespace}/{e.name}", e.url, "yes" if e.ready else f"no: {e.reason}")
+    # URLs are what users copy: never split them (the kind column goes first, long reasons go below).
+    urls = output.simple_table(
+        "URLs",
+        [C("kind", drop=1), C("namespace/name"), C("url"), C("ready", kind="text", below=True)],
+        [
+            (e.kind, f"{e.namespace}/{e.name}", e.url, "yes" if e.ready else f"no: {e.reason}")
+            for e in res.endpoints
+        ],
+        markup=False,
+        wide=wide,
+    )
     return Group(comps, urls)
 
 
@@ -240,8 +245,8 @@ def status(
     engine = default_connect(target[0], target[1], reporter)
     rctx = make_render_context(spec, SourceOptions(allow_download=False), reporter)
     res = status_usecase(spec, engine, rctx)
-    if fmt is OutputFormat.table:
-        output.out.print(_status_tables(res), soft_wrap=False)
+    if output.is_table(fmt):
+        output.out.print(_status_tables(res, fmt is OutputFormat.wide))
     else:
         output.emit_data(res.as_dict(), fmt)
 
@@ -255,8 +260,13 @@ def _validation_table(report: ValidationReport) -> RenderableType:
     ]
     table = output.simple_table(
         f"render --validate (strict, Kubernetes {report.kubernetes_version})",
-        ["component", "objects", "valid", "invalid", "no schema", "kinds with free-form fields"],
+        [
+            output.Col("component"),
+            *(output.Col(h, justify="right") for h in ("objects", "valid", "invalid", "no schema")),
+            output.Col("free-form kinds", justify="right"),
+        ],
         rows,
+        width=output.err.width,  # the summary goes to stderr
     )
     notes: list[Text] = []
     for c in report.components:

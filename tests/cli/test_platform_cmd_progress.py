@@ -87,7 +87,7 @@ def test_timeline_bars_show_parallelism() -> None:
     assert timeline_bar(res.runs["c"], 0.0, 10.0, 10).plain == "·····█████"
     assert timeline_bar(res.runs["d"], 0.0, 10.0, 10).plain == "··········"
     c, buf = console(False)
-    c.print(summary_table(res))
+    c.print(summary_table(res, console_width=c.width))
     text = buf.getvalue()
     assert "timeline (0 → 10.0s)" in text and "dependency c failed" in text and "3 created" in text
 
