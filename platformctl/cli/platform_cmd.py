@@ -30,6 +30,7 @@ ManifestsDirOption = Annotated[
     Path | None,
     typer.Option(
         "--manifests-dir",
+        envvar="PLATFORMCTL_MANIFESTS_DIR",
         help="Offline bundle of pinned manifests (<component>/<version>/<file>, from `platformctl bundle`).",
     ),
 ]
@@ -45,8 +46,14 @@ NoDownloadOption = Annotated[
 
 
 def _sources(manifests_dir: Path | None, charts_dir: Path | None, no_download: bool) -> SourceOptions:
+    from platformctl.errors import UsageError
     from platformctl.usecases.render import SourceOptions
 
+    if charts_dir is not None and not charts_dir.is_dir():
+        raise UsageError(
+            f"--charts-dir {charts_dir}: not a directory; pass a directory of charts "
+            "(<chart>/ or <chart>-<version>.tgz) or leave the flag out to use the pinned repos"
+        )
     return SourceOptions(manifests_dir=manifests_dir, charts_dir=charts_dir, allow_download=not no_download)
 
 
@@ -76,6 +83,16 @@ def up(
     ] = False,
     no_download: NoDownloadOption = False,
     sets: SetOption = None,
+    fmt: Annotated[
+        OutputFormat,
+        typer.Option(
+            "-o",
+            "--output",
+            case_sensitive=False,
+            help="table (default: progress and summary on stderr), or json/yaml: also the result on stdout "
+            "(per component status, object actions and timings).",
+        ),
+    ] = OutputFormat.table,
 ) -> None:
     """Create (or reuse) the cluster and install every enabled component; safe to re-run (resumes)."""
     from platformctl.cli.progress import ProgressView, print_failures, steps_table, summary_table
@@ -106,10 +123,12 @@ def up(
     except RunInterrupted as exc:
         console.print(summary_table(exc.result, title="Interrupted", console_width=console.width))
         raise
+    if not output.is_table(fmt):
+        output.emit_data(result.as_dict(), fmt)
     if result.run is None:
         output.info(
-            f"dry run (no cluster reachable): rendered {result.rendered_objects} objects for "
-            f"{', '.join(result.plan.order)}; nothing was changed"
+            f"dry run, render only ({result.render_reason}): rendered {result.rendered_objects} "
+            f"objects for {', '.join(result.plan.order)}; nothing was changed"
         )
         return
     console.print(summary_table(result.run, console_width=console.width))

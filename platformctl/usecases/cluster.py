@@ -17,7 +17,7 @@ from platformctl import reporting
 from platformctl.errors import SourceError, UsageError
 
 if TYPE_CHECKING:
-    from platformctl.drivers.kind import KindCluster
+    from platformctl.drivers.kind import KindCluster, KindConfig
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
 
@@ -111,6 +111,53 @@ def reachable_target(
     return (str(path), ctx) if exists else None
 
 
+def _kind_config(spec: PlatformSpec) -> KindConfig:
+    from platformctl.drivers.kind import KindConfig
+    from platformctl.plan.lock import load_lock
+
+    return KindConfig(
+        name=spec.cluster.name,
+        node_image=spec.cluster.node_image or load_lock().kind.node_image,
+        listen_address=spec.cluster.listen_address,
+        http_port=spec.cluster.http_port,
+        https_port=spec.cluster.https_port,
+    )
+
+
+def dry_run_target(
+    spec: PlatformSpec,
+    kubeconfig: str | None,
+    context: str | None,
+    *,
+    force: bool,
+    allow_download: bool,
+    kind_binary: Path | None = None,
+) -> tuple[ClusterInfo | None, str]:
+    """Where ``up --dry-run`` checks its plan, making every check ``up`` makes before it changes
+    anything and raising what ``up`` would raise (context mismatch, a cluster or kubeconfig entry
+    platformctl did not create, a changed kind config, no kind binary without downloads).
+
+    Returns (the cluster to dry-run against, "") or (None, why there is none yet: render only)."""
+    if spec.cluster.provider == "existing":
+        return existing_target(spec, kubeconfig, context), ""
+    from platformctl.drivers import kind as kind_driver
+
+    ctx = _check_kind_context(spec, context)
+    path = kind_kubeconfig(spec, kubeconfig)
+    try:
+        kind = kind_cluster(kind_binary)
+    except SourceError:
+        if not allow_download:
+            raise
+        return None, "kind is not installed yet (`up` would download it) and creates the cluster"
+    action = kind_driver.preflight(kind, _kind_config(spec), path, force=force)
+    if action == "create":
+        return None, f"kind cluster {spec.cluster.name!r} does not exist yet: `up` would create it"
+    if action == "recreate":
+        return None, f"--force: `up` would delete kind cluster {spec.cluster.name!r} and create it again"
+    return ClusterInfo("kind", str(path), ctx, name=spec.cluster.name), ""
+
+
 def ensure_cluster(
     spec: PlatformSpec,
     kubeconfig: str | None,
@@ -125,17 +172,10 @@ def ensure_cluster(
     if spec.cluster.provider == "existing":
         return existing_target(spec, kubeconfig, context)
     from platformctl.drivers import kind as kind_driver
-    from platformctl.plan.lock import load_lock
 
     ctx = _check_kind_context(spec, context)
     path = kind_kubeconfig(spec, kubeconfig)
-    cfg = kind_driver.KindConfig(
-        name=spec.cluster.name,
-        node_image=spec.cluster.node_image or load_lock().kind.node_image,
-        listen_address=spec.cluster.listen_address,
-        http_port=spec.cluster.http_port,
-        https_port=spec.cluster.https_port,
-    )
+    cfg = _kind_config(spec)
     step = "cluster"
     reporting.start(reporter, step, f"kind cluster {spec.cluster.name}")
     try:
