@@ -140,6 +140,9 @@ def _cell_text(value: Any, markup: bool) -> Text:
     return Text.from_markup(text) if markup else Text(text)
 
 
+SHORT_CELL = 12  # a text cell this short is never moved below the table
+
+
 def _table_width(widths: Sequence[int]) -> int:
     return sum(widths) + 3 * len(widths) + 1  # "│ cell " per column, and the closing "│"
 
@@ -199,11 +202,13 @@ def fit_table(
         room = width - (3 * len(keep) + 1) - fixed
         total = sum(natural(i) for i in prose) or 1
         for i in prose:
-            share = room * natural(i) // total
+            share = max(room * natural(i) // total, 0)
             if not columns[i].below:
                 continue
             for r, row in enumerate(cells):
                 size = row[i].cell_len
+                if size <= SHORT_CELL:
+                    continue  # "yes", "no: x" stay in their cell however narrow the table
                 if size > 2 * share or (share < 20 and size > share):
                     below_notes.append((r, i, row[i]))
                     row[i] = Text("see below", style="dim")

@@ -9,22 +9,41 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from platformctl.cli import output
-from platformctl.cli.common import OutputFormat, OutputOption, SetOption, load_spec_from_ctx
+from platformctl.cli.common import (
+    OutputFormat,
+    OutputOption,
+    SetOption,
+    complete_components,
+    confirm,
+    load_spec_from_ctx,
+    split_names,
+)
 from platformctl.cli.state import global_options
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from platformctl.drivers.kube.engine import Engine
     from platformctl.usecases.render import SourceOptions, ValidationReport
     from platformctl.usecases.status import StatusResult
 
 OnlyOption = Annotated[
     list[str] | None,
-    typer.Option("--only", metavar="COMPONENT", help="Run only this component (repeatable)."),
+    typer.Option(
+        "--only",
+        metavar="COMPONENT",
+        help="Run only this component (repeatable or comma-separated).",
+        autocompletion=complete_components,
+    ),
 ]
 SkipOption = Annotated[
     list[str] | None,
-    typer.Option("--skip", metavar="COMPONENT", help="Leave this component out (repeatable)."),
+    typer.Option(
+        "--skip",
+        metavar="COMPONENT",
+        help="Leave this component out (repeatable or comma-separated).",
+        autocompletion=complete_components,
+    ),
 ]
 ManifestsDirOption = Annotated[
     Path | None,
@@ -104,8 +123,8 @@ def up(
     spec = load_spec_from_ctx(ctx, sets=sets)
     g = global_options(ctx)
     opts = UpOptions(
-        only=tuple(only or ()),
-        skip=tuple(skip or ()),
+        only=split_names(only),
+        skip=split_names(skip),
         timeout=timeout,
         dry_run=dry_run,
         force=force,
@@ -174,30 +193,38 @@ def down(
 ) -> None:
     """Remove the platform: delete the kind cluster, or prune every component from an existing cluster."""
     from platformctl.cli.progress import ProgressView
+    from platformctl.reporting import NullReporter
+    from platformctl.usecases import cluster as cluster_mod
     from platformctl.usecases.down import down as down_usecase
+    from platformctl.usecases.up import default_connect
 
     output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
     spec = load_spec_from_ctx(ctx, sets=sets)
     g = global_options(ctx)
     confirmed = yes or spec.cluster.provider == "kind"
+    engine: Engine | None = None
     if not confirmed:
-        where = g.context or spec.cluster.context or "the current context"
-        try:
-            confirmed = typer.confirm(
-                f"Remove every platformctl-managed component from {where}?", default=False, err=True
-            )
-        except typer.Abort:
-            if sys.stdin is not None and sys.stdin.isatty():
-                raise  # Ctrl-C at the prompt: interrupted (130)
-            # No answer (stdin closed, e.g. CI): fall through to the usecase's documented refusal (exit 5).
-            confirmed = False
-        else:
-            if not confirmed:
-                output.info("nothing was changed")
-                raise typer.Exit(1)
+        # Connect first so that the question names the cluster that would be pruned. Declined → exit 1;
+        # no terminal to ask (CI) → exit 5 naming --yes; Ctrl-C → 130.
+        target = cluster_mod.existing_target(spec, g.kubeconfig, g.context)
+        engine = default_connect(target.kubeconfig, target.context, NullReporter())
+        confirm(
+            f"Remove every platformctl-managed component from context {engine.context_name} "
+            f"({engine.server})?",
+            refusal=f"down would delete every platformctl-managed object on context {engine.context_name} "
+            f"({engine.server}); confirm interactively or pass --yes",
+        )
+        confirmed = True
+    connected = engine
     with ProgressView(output.err) as view:
         result = down_usecase(
-            spec, confirmed=confirmed, force=force, kubeconfig=g.kubeconfig, context=g.context, reporter=view
+            spec,
+            confirmed=confirmed,
+            force=force,
+            kubeconfig=g.kubeconfig,
+            context=g.context,
+            reporter=view,
+            connect=None if connected is None else (lambda kubeconfig, context, reporter: connected),
         )
     if result.provider == "kind":
         output.info(
@@ -216,7 +243,7 @@ def _status_tables(res: StatusResult, wide: bool = False) -> Any:
     C = output.Col
     comps = output.simple_table(
         f"Platform on {res.context} ({res.server})",
-        [C("component"), C("version"), C("health"), C("reason", kind="text", below=True)],
+        [C("component"), C("version", kind="text"), C("health"), C("reason", kind="text", below=True)],
         [(c.name, c.version, "healthy" if c.healthy else "NOT healthy", c.reason) for c in res.components],
         markup=False,
         wide=wide,
@@ -268,6 +295,15 @@ def status(
         output.out.print(_status_tables(res, fmt is OutputFormat.wide))
     else:
         output.emit_data(res.as_dict(), fmt)
+    unhealthy = [c.name for c in res.components if c.enabled and not c.healthy]
+    if unhealthy:
+        from platformctl.errors import CheckFailed
+
+        # exit 1, like doctor and smoke-test: scripts can wait for `platformctl status` to succeed
+        raise CheckFailed(
+            f"{len(unhealthy)} component(s) not healthy on {res.context}: {', '.join(unhealthy)}",
+            hint="the reasons are above; `platformctl up` installs or repairs them",
+        )
 
 
 def _validation_table(report: ValidationReport) -> RenderableType:
@@ -304,9 +340,13 @@ def _validation_table(report: ValidationReport) -> RenderableType:
 
 def render(
     ctx: typer.Context,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Write NN-<component>.yaml files into this directory (default: stdout)."),
+    out_arg: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Write NN-<component>.yaml files into this directory (default: stdout).",
+        ),
     ] = None,
     only: OnlyOption = None,
     skip: SkipOption = None,
@@ -338,6 +378,13 @@ def render(
     from platformctl.usecases.render import render as render_usecase
 
     output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
+
+    if out_arg is not None and not out_arg.strip():
+        # Path("") is ".": an empty --out (an unset shell variable) would write into the current directory
+        raise UsageError(
+            "--out: empty path; give a directory (created if missing), or leave --out out for stdout"
+        )
+    out = Path(out_arg).expanduser() if out_arg is not None else None
     if fmt is not OutputFormat.table and not (validate and out is not None):
         raise UsageError(
             f"-o {fmt.value}: only for the --validate summary, and stdout carries the YAML without --out",
@@ -346,8 +393,8 @@ def render(
     spec = load_spec_from_ctx(ctx, sets=sets)
     result = render_usecase(
         spec,
-        only=tuple(only or ()),
-        skip=tuple(skip or ()),
+        only=split_names(only),
+        skip=split_names(skip),
         sources=_sources(manifests_dir, charts_dir, no_download),
         out_dir=out,
         validate=validate,

@@ -145,16 +145,38 @@ class KindCluster:
                 check=False,
             )
         except FileNotFoundError:
+            chosen = self._from_env()
             raise SourceError(
-                f"kind executable not found at {self.binary}: run `platformctl tools install`"
+                f"kind executable not found at {self.binary}"
+                + (
+                    f" (PLATFORMCTL_KIND={chosen}): fix or unset PLATFORMCTL_KIND"
+                    if chosen
+                    else ": run `platformctl tools install`"
+                )
             ) from None
         except subprocess.TimeoutExpired:
             raise ClusterError(f"`kind {' '.join(args)}` did not finish within {timeout:.0f}s") from None
 
+    def _from_env(self) -> str | None:
+        """$PLATFORMCTL_KIND when it chose this binary: a failure must name the variable."""
+        value = os.environ.get("PLATFORMCTL_KIND")
+        return value if value and Path(value).expanduser() == Path(self.binary) else None
+
     def clusters(self) -> list[str]:
         res = self._run(["get", "clusters"])
         if res.returncode != 0:
-            raise ClusterError("`kind get clusters` failed (is Docker running?)", details=_lines(res.stderr))
+            chosen = self._from_env()
+            if chosen is not None:
+                raise ClusterError(
+                    f"`kind get clusters` failed (exit {res.returncode}) with kind from "
+                    f"PLATFORMCTL_KIND={chosen}",
+                    details=_lines(res.stderr),
+                    hint="point PLATFORMCTL_KIND at a working kind binary, or unset it to use the pinned one",
+                )
+            raise ClusterError(
+                f"`{self.binary} get clusters` failed (exit {res.returncode}); is Docker running?",
+                details=_lines(res.stderr),
+            )
         # "No kind clusters found." goes to stderr; stdout holds one name per line.
         return [line.strip() for line in res.stdout.splitlines() if line.strip()]
 
@@ -207,8 +229,14 @@ class KindCluster:
                 env=self._env,
             )
         except FileNotFoundError:
+            chosen = self._from_env()
             raise SourceError(
-                f"kind executable not found at {self.binary}: run `platformctl tools install`"
+                f"kind executable not found at {self.binary}"
+                + (
+                    f" (PLATFORMCTL_KIND={chosen}): fix or unset PLATFORMCTL_KIND"
+                    if chosen
+                    else ": run `platformctl tools install`"
+                )
             ) from None
         timed_out = threading.Event()
 

@@ -125,3 +125,11 @@ def test_render_honours_platformctl_manifests_dir(upstream_dir: Path, tmp_path: 
     ran = run_main(["render", "--no-download", "--only", "knative-serving"], env=env)
     assert ran.exit_code == 0, ran.output
     assert "kind: CustomResourceDefinition" in ran.stdout
+
+
+def test_failing_kind_from_the_environment_is_named(kind_env: dict[str, str]) -> None:
+    env = {**kind_env, "PLATFORMCTL_KIND": "/bin/false"}
+    for command in (["up", "--dry-run", "--no-download"], ["down"]):
+        ran = run_main(command, env=env)
+        assert ran.exit_code == 4, ran.output
+        assert "PLATFORMCTL_KIND=/bin/false" in ran.stderr and "unset it" in ran.stderr
