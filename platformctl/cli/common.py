@@ -101,6 +101,16 @@ def complete_models(ctx: typer.Context, incomplete: str) -> list[str]:
     return sorted({n for n in names if n.startswith(incomplete)})
 
 
+def finite_seconds(value: float | None) -> float | None:
+    """Callback for --timeout flags: a finite number of seconds, 1 to 86400 (a day, the spec's
+    timeouts.* bound). click's FloatRange lets nan through (every comparison with nan is false)."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and 1 <= value <= 86400):
+        raise typer.BadParameter(f"{value}: must be a number of seconds from 1 to 86400")
+    return value
+
+
 def split_names(values: Sequence[str] | None) -> tuple[str, ...]:
     """Repeatable name flags also take comma-separated lists: ``--only istio,dapr`` = ``--only istio
     --only dapr`` (as smoke-test's --only). Blanks around names are dropped; repeats are kept once."""

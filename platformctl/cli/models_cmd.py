@@ -221,11 +221,11 @@ def list_cmd(
     C = output.Col
     columns = [
         C("NAMESPACE", drop=2),
-        C("NAME"),
+        C("NAME", key=True),
         C("FORMAT", drop=1),
         C("URL"),
         C("READY", kind="text", below=True),
-        C("TRAFFIC", drop=3),
+        C("TRAFFIC", kind="text", note=True),  # the canary split: below the table, never dropped
     ]
     output.emit_data(
         [r.to_dict() for r in rows],

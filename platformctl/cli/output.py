@@ -118,7 +118,8 @@ class Col:
     wide: shown only with -o wide.
     below: a long cell of this text column moves below the table ("see below").
     note: when the table does not fit, the whole column is listed below it (e.g. fix commands).
-    abbrev: the cell is cut to this many characters unless -o wide (digests)."""
+    abbrev: the cell is cut to this many characters unless -o wide (digests).
+    key: names the row in the lines below the table (default: the first shown column)."""
 
     header: str
     kind: Literal["token", "text"] = "token"
@@ -127,6 +128,7 @@ class Col:
     wide: bool = False
     below: bool = False
     note: bool = False
+    key: bool = False
     abbrev: int = 0
     justify: Literal["left", "right"] = "left"
 
@@ -184,17 +186,18 @@ def fit_table(
     def fits(measure: Callable[[int], int]) -> bool:
         return _table_width([measure(i) for i in keep]) <= width
 
+    below_notes: list[tuple[int, int, Text]] = []  # (row, column, text moved below the table)
+    if not wide and not fits(natural):
+        # A note column leaves the table whole first; its cells are listed below it.
+        for i in [i for i in keep if columns[i].note]:
+            keep.remove(i)
+            below_notes += [(r, i, row[i]) for r, row in enumerate(cells) if row[i].plain.strip()]
     while not wide and not fits(least):  # -o wide: every column, as plain columns if need be
         droppable = [i for i in keep if columns[i].drop]
         if not droppable:
             break
         keep.remove(max(droppable, key=lambda i: (columns[i].drop, i)))
-    below_notes: list[tuple[int, int, Text]] = []  # (row, column, text moved below the table)
     if not fits(natural):
-        # A note column leaves the table whole; its cells are listed below it.
-        for i in [i for i in keep if columns[i].note]:
-            keep.remove(i)
-            below_notes += [(r, i, row[i]) for r, row in enumerate(cells) if row[i].plain.strip()]
         # Long prose goes below the table rather than into a narrow cell: a cell that would take
         # more than two lines of its share of the width, or any line of a share under 20 columns.
         prose = [i for i in keep if columns[i].kind == "text"]
@@ -229,8 +232,9 @@ def fit_table(
         parts.append(t)
     else:
         parts.extend(_plain_columns(columns, keep, cells, natural))
+    label = next((i for i, c in enumerate(columns) if c.key), keep[0] if keep else None)
     for r, i, note in below_notes:
-        line = Text(f"  {cells[r][keep[0]].plain}: " if keep else "  ")
+        line = Text(f"  {cells[r][label].plain}: " if label is not None else "  ")
         if columns[i].header:
             line.append(f"{columns[i].header.lower()}: ", style="dim")
         line.append_text(note)

@@ -15,6 +15,7 @@ from platformctl.cli.common import (
     SetOption,
     complete_components,
     confirm,
+    finite_seconds,
     load_spec_from_ctx,
     split_names,
 )
@@ -83,7 +84,9 @@ def up(
     timeout: Annotated[
         float | None,
         typer.Option(
-            "--timeout", min=1, help="Deadline per component in seconds (default timeouts.component)."
+            "--timeout",
+            callback=finite_seconds,
+            help="Deadline per component in seconds, 1 to 86400 (default timeouts.component).",
         ),
     ] = None,
     dry_run: Annotated[

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from platformctl.cli import output
-from platformctl.cli.common import OutputFormat, OutputOption, SetOption, load_spec_from_ctx
+from platformctl.cli.common import OutputFormat, OutputOption, SetOption, finite_seconds, load_spec_from_ctx
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -77,7 +77,11 @@ def smoke_test(
     ] = False,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", help="Seconds per check incl. retries (default: timeouts.request)."),
+        typer.Option(
+            "--timeout",
+            callback=finite_seconds,
+            help="Seconds per check incl. retries, 1 to 86400 (default: timeouts.request).",
+        ),
     ] = None,
     retries: Annotated[int, typer.Option("--retries", help="Retries per check (backoff doubles).")] = 4,
     insecure: Annotated[bool, typer.Option("--insecure", help="Do not verify TLS certificates.")] = False,
