@@ -102,12 +102,13 @@ def complete_models(ctx: typer.Context, incomplete: str) -> list[str]:
 
 
 def finite_seconds(value: float | None) -> float | None:
-    """Callback for --timeout flags: a finite number of seconds, 1 to 86400 (a day, the spec's
-    timeouts.* bound). click's FloatRange lets nan through (every comparison with nan is false)."""
+    """Callback for --timeout flags: a finite number of seconds, at most 86400 (a day, the spec's
+    timeouts.* bound); the lower bound is each flag's own. click's FloatRange lets nan through
+    (every comparison with nan is false), and inf would mean "never give up"."""
     import math
 
-    if value is not None and not (math.isfinite(value) and 1 <= value <= 86400):
-        raise typer.BadParameter(f"{value}: must be a number of seconds from 1 to 86400")
+    if value is not None and not (math.isfinite(value) and value <= 86400):
+        raise typer.BadParameter(f"{value}: must be a finite number of seconds, at most 86400")
     return value
 
 

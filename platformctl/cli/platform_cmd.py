@@ -85,6 +85,7 @@ def up(
         float | None,
         typer.Option(
             "--timeout",
+            min=1,
             callback=finite_seconds,
             help="Deadline per component in seconds, 1 to 86400 (default timeouts.component).",
         ),

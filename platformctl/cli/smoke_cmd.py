@@ -80,7 +80,7 @@ def smoke_test(
         typer.Option(
             "--timeout",
             callback=finite_seconds,
-            help="Seconds per check incl. retries, 1 to 86400 (default: timeouts.request).",
+            help="Seconds per check incl. retries, at most 86400 (default: timeouts.request).",
         ),
     ] = None,
     retries: Annotated[int, typer.Option("--retries", help="Retries per check (backoff doubles).")] = 4,

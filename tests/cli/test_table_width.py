@@ -288,3 +288,41 @@ def test_models_list_validates_the_namespace(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(models_cmd, "connect_engine", lambda ctx, spec: pytest.fail("connected"))
     ran = run(["models", "list", "-n", "Bad NS"], 80)
     assert ran.exit_code == 2 and "--namespace: 'Bad NS' is not a DNS-1123 label" in ran.stderr
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_smoke_test(width: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from platformctl.usecases import smoke_test as st
+
+    results = [
+        st.CheckResult("health:frontend", "health", LONG_URL, True, 0.012, 0.012, 1, 200, "HTTP 200"),
+        st.CheckResult(
+            "iris:v2", "iris", "http://sklearn-iris.default.127.0.0.1.sslip.io/v2/models/sklearn-iris/infer",
+            False, 1.2, 3.4, 4, 503,
+            "HTTP 503, expected 200: upstream connect error or disconnect/reset before headers",
+        ),
+    ]  # fmt: skip
+    report = st.SmokeReport(results, 3.5, "127.0.0.1:80", "spec")
+    monkeypatch.setattr(st, "run_smoke_test", lambda checks, **kw: report)
+    ran = run(["smoke-test", "--no-cluster"], width)
+    assert ran.exit_code == 1, ran.output
+    check_layout(
+        ran.stdout,
+        width,
+        {LONG_URL, "http://sklearn-iris.default.127.0.0.1.sslip.io/v2/models/sklearn-iris/infer"},
+        words_of([r.detail for r in results]),
+    )
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_tools_and_bundle_verify(width: int, tmp_path: Path) -> None:
+    ran = run(["tools"], width, {"PLATFORMCTL_CACHE_DIR": str(tmp_path / "cache")})
+    assert ran.exit_code in (0, 1), ran.output
+    check_layout(ran.stdout, width, set())
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    ran = run(["bundle", str(bundle), "--verify"], width)
+    assert ran.exit_code == 3, ran.output
+    paths = {line.split()[1] for line in ran.stdout.splitlines() if line.startswith("│ ") and "/" in line}
+    assert paths and all(p.count("/") >= 2 for p in paths)  # <component>/<version>/<file>, whole
+    check_layout(ran.stdout, width, paths)
