@@ -87,5 +87,6 @@ EXIT_CODES: dict[int, str] = {
     3: "a pinned source could not be fetched or failed sha256 verification",
     4: "cluster unreachable, credentials rejected, or a permanent API error",
     5: "refused to modify something platformctl did not create (re-run with --force)",
+    70: "internal error (a bug in platformctl): re-run with --verbose and report the traceback",
     130: "interrupted (Ctrl-C); run the same command again to resume",
 }

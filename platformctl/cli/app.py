@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
@@ -19,6 +19,7 @@ from typer._click.utils import make_default_short_help
 
 from platformctl import __version__
 from platformctl.cli import output
+from platformctl.cli.common import complete_contexts
 from platformctl.cli.state import GlobalOptions
 from platformctl.errors import EXIT_CODES, Interrupted, PlatformError
 
@@ -37,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "apps_cmd",
     "images_cmd",
     "cache_cmd",
+    "version_cmd",
 )
 
 
@@ -100,6 +102,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "images": LazyCommand(
         "images_cmd",
         "List every image the enabled platform runs, the component needing it and how it is pinned.",
+    ),
+    "version": LazyCommand(
+        "version_cmd",
+        "Client version; with a reachable cluster also its server version and installed components.",
     ),
     "config": LazyCommand(
         "config_cmd", "Show the effective platform spec, write a commented platform.yaml, or validate one."
@@ -180,12 +186,77 @@ class _LazyCommands(MutableMapping[str, click.Command]):
         return sum(1 for _ in self)
 
 
+# Root options that take a value, and root flags. kubectl and helm accept their global options after
+# the subcommand too (`platformctl status --context x`, `platformctl up -v`): LazyGroup.parse_args
+# moves them in front of the subcommand unless that command has an option of the same name.
+GLOBAL_VALUE_OPTIONS = ("--kubeconfig", "--context", "-f", "--config")
+GLOBAL_FLAGS = ("-v", "--verbose")
+HELP_OPTIONS = ["-h", "--help"]
+
+
+def _option_names(command: click.Command) -> set[str]:
+    names: set[str] = set()
+    for param in command.params:
+        names.update(getattr(param, "opts", ()))
+        names.update(getattr(param, "secondary_opts", ()))
+    return names
+
+
+def hoist_global_options(args: list[str], command_options: Callable[[str], set[str]]) -> list[str]:
+    """``args`` with the global options that follow the subcommand moved in front of it.
+
+    ``command_options(name)``: the option names the subcommand (and its subcommands) define; those
+    stay where they are. Nothing after ``--`` moves."""
+    i = 0
+    while i < len(args):  # the root's own options, up to the subcommand
+        arg = args[i]
+        if arg == "--" or not arg.startswith("-"):
+            break
+        i += 2 if arg in GLOBAL_VALUE_OPTIONS else 1
+    if i >= len(args) or args[i] == "--":
+        return args
+    own = command_options(args[i])
+    head, tail, moved = args[: i + 1], args[i + 1 :], []
+    kept: list[str] = []
+    j = 0
+    while j < len(tail):
+        arg = tail[j]
+        if arg == "--":
+            kept += tail[j:]
+            break
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        if name in own:
+            kept.append(arg)
+        elif name in GLOBAL_VALUE_OPTIONS and "=" not in arg and j + 1 < len(tail):
+            moved += tail[j : j + 2]
+            j += 2
+            continue
+        elif name in GLOBAL_VALUE_OPTIONS or name in GLOBAL_FLAGS:
+            moved.append(arg)
+        else:
+            kept.append(arg)
+        j += 1
+    return [*head[:-1], *moved, head[-1], *kept]
+
+
 class LazyGroup(typer.core.TyperGroup):
     """Root group that imports a command module only when one of its commands is looked up."""
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
         self.commands = _LazyCommands(self.commands)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        def command_options(name: str) -> set[str]:
+            command = self.commands.get(name) if name in self.commands else None
+            if command is None:
+                return set()
+            names = _option_names(command)
+            for sub in getattr(command, "commands", {}).values():  # models list, config show, ...
+                names |= _option_names(sub)
+            return names
+
+        return super().parse_args(ctx, hoist_global_options(list(args), command_options))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)  # keys only: TyperGroup's version reads every value
@@ -233,9 +304,17 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     kubeconfig: Annotated[
-        str | None, typer.Option("--kubeconfig", envvar="KUBECONFIG", help="Path to the kubeconfig file.")
+        str | None,
+        typer.Option(
+            "--kubeconfig",
+            help="One kubeconfig file, never split (default: the files $KUBECONFIG lists, merged as "
+            "kubectl merges them, else ~/.kube/config).",
+        ),
     ] = None,
-    context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context to use.")] = None,
+    context: Annotated[
+        str | None,
+        typer.Option("--context", help="Kubeconfig context to use.", autocompletion=complete_contexts),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -262,6 +341,7 @@ def build_app(*, lazy: bool = True) -> typer.Typer:
         name="platformctl",
         help="A laptop with Docker → Istio, Knative, cert-manager, KServe and Dapr on kind, in one command.",
         no_args_is_help=True,
+        context_settings={"help_option_names": HELP_OPTIONS},  # -h as --help, inherited by every command
         epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
         cls=LazyGroup if lazy else typer.core.TyperGroup,
         **_TYPER_SETTINGS,
@@ -281,6 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
     # Re-bind the consoles to this process's streams and NO_COLOR (the test runner swaps both).
     output.reset_consoles()
+    quiet_libraries(verbose)
     try:
         rc = app(args=argv, standalone_mode=False)
     except PlatformError as exc:
@@ -311,8 +392,27 @@ def main(argv: list[str] | None = None) -> None:
             f"internal error: {type(exc).__name__}: {exc}",
             hint="re-run with --verbose for the traceback and report it",
         )
-        sys.exit(70)
+        sys.exit(70)  # EXIT_CODES[70]
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def quiet_libraries(verbose: bool) -> None:
+    """Library warnings (urllib3's InsecureRequestWarning, the kube client's retry and root-logger
+    lines) reach the terminal only with -v; every message platformctl means to print goes through
+    cli/output.py. Records still reach handlers that code adds on purpose (drivers/kube/connect.py
+    reads the kube client's exec-plugin error that way)."""
+    import logging
+    import warnings
+
+    root = logging.getLogger()
+    if verbose:
+        warnings.simplefilter("default")
+        if not any(isinstance(h, logging.StreamHandler) for h in root.handlers):
+            logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        return
+    warnings.simplefilter("ignore")
+    if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
+        root.addHandler(logging.NullHandler())  # no handler at all would print via logging.lastResort
 
 
 def _print_traceback() -> None:

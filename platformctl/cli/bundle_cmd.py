@@ -12,7 +12,7 @@ from platformctl.cli import output
 from platformctl.cli.common import SetOption
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from rich.console import RenderableType
 
     from platformctl.reporting import Event
     from platformctl.usecases.bundle import BundleFile, BundleReport
@@ -54,14 +54,17 @@ def _short(f: BundleFile) -> str:
     return f.message
 
 
-def _table(report: BundleReport) -> Table:
+def _table(report: BundleReport, wide: bool = False) -> RenderableType:
     rows = [
         (f.path, f.status, "" if f.actual_size is None else f.actual_size, _short(f)) for f in report.files
     ]
-    table = output.simple_table(f"bundle {report.directory}", ["file", "status", "bytes", "detail"], rows)
-    table.columns[0].overflow = "fold"  # never cut a path: users copy them
-    table.columns[0].no_wrap = True
-    return table
+    C = output.Col
+    return output.simple_table(
+        f"bundle {report.directory}",
+        [C("file"), C("status"), C("bytes", drop=1, justify="right"), C("detail", kind="text", below=True)],
+        rows,
+        wide=wide,
+    )
 
 
 def bundle(
@@ -93,9 +96,10 @@ def bundle(
     no_download: Annotated[
         bool, typer.Option("--no-download", help="Use only --manifests-dir and the cache.")
     ] = False,
-    fmt: Annotated[output.OutputFormat, typer.Option("-o", "--output", help="table|json|yaml")] = (
-        output.OutputFormat.table
-    ),
+    fmt: Annotated[
+        output.OutputFormat,
+        typer.Option("-o", "--output", case_sensitive=False, help="table, wide, json or yaml"),
+    ] = (output.OutputFormat.table),
     images: Annotated[
         bool,
         typer.Option(
@@ -132,7 +136,7 @@ def bundle(
         )
     if images and not verify and report.ok:
         _save_images(ctx, directory, report, charts_dir, not no_download, sets, reporter)
-    output.emit_data(report.to_dict(), fmt, lambda: _table(report))
+    output.emit_data(report.to_dict(), fmt, lambda wide: _table(report, wide))
     if not report.ok:
         bad = report.bad
         raise IntegrityError(

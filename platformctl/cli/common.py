@@ -25,12 +25,25 @@ if TYPE_CHECKING:
     from platformctl.plan.loader import LoadedSpec
     from platformctl.plan.spec import PlatformSpec
 
-__all__ = ["OutputFormat", "OutputOption", "SetOption", "load_spec_from_ctx", "loaded_spec_from_ctx"]
+__all__ = [
+    "OutputFormat",
+    "OutputOption",
+    "SetOption",
+    "confirm",
+    "load_spec_from_ctx",
+    "loaded_spec_from_ctx",
+    "split_names",
+]
 
 # -o/--output for data commands; give the command's default in its signature (= OutputFormat.table).
 OutputOption = Annotated[
     OutputFormat,
-    typer.Option("-o", "--output", case_sensitive=False, help="Output format: table, json or yaml."),
+    typer.Option(
+        "-o",
+        "--output",
+        case_sensitive=False,
+        help="Output format: table, wide (every column, full digests), json or yaml.",
+    ),
 ]
 
 # --set KEY=VALUE (repeatable): one spec field for this run, above platform.yaml and PLATFORMCTL_*.
@@ -45,19 +58,104 @@ SetOption = Annotated[
 ]
 
 
+# ----------------------------------------------------------------------------- shell completion
+# (`platformctl --install-completion`): component names, kubeconfig contexts, model names. A failure
+# while completing (no kubeconfig, cluster down) completes nothing rather than printing an error.
+
+
+def complete_components(incomplete: str) -> list[str]:
+    from platformctl.plan.spec import COMPONENTS
+
+    done, _, last = incomplete.rpartition(",")  # --only istio,kn<TAB>
+    prefix = f"{done}," if done else ""
+    return [prefix + c for c in COMPONENTS if c.startswith(last)]
+
+
+def complete_contexts(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Context names of the kubeconfig (--kubeconfig when already given, else the $KUBECONFIG files)."""
+    from pathlib import Path
+
+    from platformctl.drivers.kubeconfig import kubeconfig_chain, merge_chain
+
+    try:
+        given = ctx.find_root().params.get("kubeconfig")
+        chain = [Path(given).expanduser()] if given else kubeconfig_chain()
+        merged, _ = merge_chain(chain)
+    except Exception:  # completion must never fail loudly
+        return []
+    return [c["name"] for c in merged["contexts"] if str(c["name"]).startswith(incomplete)]
+
+
+def complete_models(ctx: typer.Context, incomplete: str) -> list[str]:
+    """InferenceService names on the cluster (the current context, or --context)."""
+    try:
+        from platformctl.drivers.kube.engine import Engine
+        from platformctl.usecases.models import list_models
+
+        root = ctx.find_root().params
+        namespace = ctx.params.get("namespace")
+        engine = Engine.connect(root.get("kubeconfig"), root.get("context"))
+        names = [r.name for r in list_models(engine, namespace)]
+    except Exception:  # completion must never fail loudly
+        return []
+    return sorted({n for n in names if n.startswith(incomplete)})
+
+
+def finite_seconds(value: float | None) -> float | None:
+    """Callback for --timeout flags: a finite number of seconds, at most 86400 (a day, the spec's
+    timeouts.* bound); the lower bound is each flag's own. click's FloatRange lets nan through
+    (every comparison with nan is false), and inf would mean "never give up"."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and value <= 86400):
+        raise typer.BadParameter(f"{value}: must be a finite number of seconds, at most 86400")
+    return value
+
+
+def split_names(values: Sequence[str] | None) -> tuple[str, ...]:
+    """Repeatable name flags also take comma-separated lists: ``--only istio,dapr`` = ``--only istio
+    --only dapr`` (as smoke-test's --only). Blanks around names are dropped; repeats are kept once."""
+    names: list[str] = []
+    for value in values or ():
+        for part in value.split(","):
+            name = part.strip()
+            if name and name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+def confirm(question: str, *, refusal: str) -> None:
+    """Ask ``question`` on stderr; return when the answer is yes.
+
+    Declined: "nothing was changed" and exit 1. No answer possible (stdin is not a terminal and has
+    no answer, e.g. CI): SafetyError ``refusal`` (exit 5), which must name --yes. Ctrl-C at a
+    terminal: interrupted (130)."""
+    import sys
+
+    from platformctl.cli import output
+    from platformctl.errors import SafetyError
+
+    try:
+        answer = typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        if sys.stdin is not None and sys.stdin.isatty():
+            raise
+        raise SafetyError(refusal) from None
+    if not answer:
+        output.info("nothing was changed (pass --yes to skip the question)")
+        raise typer.Exit(1)
+
+
 def _global_overrides(ctx: typer.Context) -> tuple[dict[str, Any], dict[str, str]]:
     """--context/--kubeconfig select the cluster: they set cluster.context/cluster.kubeconfig."""
-    from typer._click.core import ParameterSource  # typer vendors click
-
     opts = global_options(ctx)
-    root = ctx.find_root()
     values: dict[str, Any] = {}
     labels: dict[str, str] = {}
     if opts.context is not None:
         values["cluster.context"], labels["cluster.context"] = opts.context, "--context"
-    # Only the flag: $KUBECONFIG may list several files ("a:b") that the kube client merges itself,
+    # Only the flag: $KUBECONFIG may list several files ("a:b") that drivers/kubeconfig.py merges,
     # and a null cluster.kubeconfig already means "$KUBECONFIG, else ~/.kube/config".
-    if opts.kubeconfig is not None and root.get_parameter_source("kubeconfig") is ParameterSource.COMMANDLINE:
+    if opts.kubeconfig is not None:
         values["cluster.kubeconfig"], labels["cluster.kubeconfig"] = opts.kubeconfig, "--kubeconfig"
     return values, labels
 

@@ -13,7 +13,7 @@ from platformctl.cli import output
 from platformctl.cli.common import OutputFormat, OutputOption, SetOption, loaded_spec_from_ctx
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from rich.console import RenderableType
 
 config_app = typer.Typer(
     name="config",
@@ -35,17 +35,16 @@ def show(
 
     v = view(loaded_spec_from_ctx(ctx, sets=sets))
 
-    def table() -> Table:
-        from rich.markup import escape
-
+    def table(wide: bool) -> RenderableType:
         return output.simple_table(
-            escape(f"Effective spec ({v.config_file or 'no platform.yaml'})"),
+            f"Effective spec ({v.config_file or 'no platform.yaml'})",
             ["field", "value", "source"],
             [
                 (r.field, r.value if isinstance(r.value, str) else json.dumps(r.value), r.source)
                 for r in v.rows
             ],
             markup=False,  # values and sources are user input
+            wide=wide,
         )
 
     output.emit_data(v.spec, fmt, table)

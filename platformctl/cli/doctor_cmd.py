@@ -11,24 +11,23 @@ from platformctl.cli import output
 from platformctl.cli.common import OutputOption, SetOption, load_spec_from_ctx
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from rich.console import RenderableType
 
     from platformctl.usecases.doctor import CheckResult
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
 
-def _table(results: list[CheckResult]) -> Table:
-    from rich.table import Table
+def _table(results: list[CheckResult], wide: bool = False) -> RenderableType:
+    from rich.text import Text
 
-    t = Table(title="platformctl doctor", header_style="bold", show_lines=False)
-    t.add_column("check", no_wrap=True)
-    t.add_column("verdict", no_wrap=True)
-    t.add_column("detail", overflow="fold")
-    t.add_column("fix", overflow="fold")
-    for r in results:
-        t.add_row(r.name, f"[{_STYLE[r.verdict]}]{r.verdict}[/]", r.detail, r.fix)
-    return t
+    C = output.Col
+    return output.simple_table(
+        "platformctl doctor",
+        [C("check"), C("verdict"), C("detail", kind="text", below=True), C("fix", kind="text", note=True)],
+        [(r.name, Text(r.verdict, style=_STYLE[r.verdict]), Text(r.detail), Text(r.fix)) for r in results],
+        wide=wide,
+    )
 
 
 def doctor(
@@ -56,7 +55,7 @@ def doctor(
     output.emit_data(
         {"verdict": exit_verdict(results), "checks": [r.to_dict() for r in results]},
         fmt,
-        lambda: _table(results),
+        lambda wide: _table(results, wide),
     )
     failed = [r for r in results if r.verdict == "fail"]
     if failed:

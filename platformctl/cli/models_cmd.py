@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from platformctl.cli import output
-from platformctl.cli.common import OutputFormat, OutputOption, SetOption, load_spec_from_ctx
+from platformctl.cli.common import (
+    OutputFormat,
+    OutputOption,
+    SetOption,
+    complete_models,
+    confirm,
+    load_spec_from_ctx,
+)
 from platformctl.cli.state import global_options
 
 if TYPE_CHECKING:
@@ -313,10 +320,17 @@ def list_cmd(
     set_: SetOption = None,
 ) -> None:
     """Name, format, URL, readiness and traffic split of every InferenceService."""
+    from platformctl.usecases.deploy_model import validate_name
     from platformctl.usecases.models import list_models
 
     spec = load_spec_from_ctx(ctx, sets=set_)
+    if namespace is not None:
+        validate_name(namespace, "--namespace")
     rows = list_models(connect_engine(ctx, spec), namespace)
+    if not rows and output.is_table(output_format):
+        where = f"namespace {namespace}" if namespace else "any namespace"
+        output.info(f"No InferenceServices found in {where}.")
+        return
     table_rows = [
         (
             r.namespace,
@@ -328,19 +342,26 @@ def list_cmd(
         )
         for r in rows
     ]
+    C = output.Col
+    columns = [
+        C("NAMESPACE", drop=2),
+        C("NAME", key=True),
+        C("FORMAT", drop=1),
+        C("URL"),
+        C("READY", kind="text", below=True),
+        C("TRAFFIC", kind="text", note=True),  # the canary split: below the table, never dropped
+    ]
     output.emit_data(
         [r.to_dict() for r in rows],
         output_format,
-        lambda: output.simple_table(
-            None, ["NAMESPACE", "NAME", "FORMAT", "URL", "READY", "TRAFFIC"], table_rows
-        ),
+        lambda wide: output.simple_table(None, columns, table_rows, markup=False, wide=wide),
     )
 
 
 @models_app.command("delete")
 def delete_cmd(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="InferenceService name.")],
+    name: Annotated[str, typer.Argument(help="InferenceService name.", autocompletion=complete_models)],
     namespace: Annotated[
         str | None, typer.Option("--namespace", "-n", help="Namespace (default: workloads.model_namespace).")
     ] = None,
@@ -355,12 +376,14 @@ def delete_cmd(
     ns = namespace or spec.workloads.model_namespace
     validate_name(name, "NAME")
     engine = connect_engine(ctx, spec)
-    # Declining is the same outcome as for `down`: nothing changed, exit 1 (Ctrl-C or no answer: 130).
-    if not yes and not typer.confirm(
-        f"Delete InferenceService {ns}/{name} on {engine.context_name}?", default=False, err=True
-    ):
-        output.info("nothing was changed (pass --yes to skip the question)")
-        raise typer.Exit(1)
+    # The same answers as `down`: declined → nothing changed, exit 1; no terminal to ask → exit 5
+    # naming --yes; Ctrl-C → 130.
+    if not yes:
+        confirm(
+            f"Delete InferenceService {ns}/{name} on context {engine.context_name} ({engine.server})?",
+            refusal=f"models delete would delete InferenceService {ns}/{name} on context "
+            f"{engine.context_name}; confirm interactively or pass --yes",
+        )
     delete_model(engine, name, ns)
     output.info(f"deleted inferenceservice {ns}/{name}")
 

@@ -9,27 +9,48 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from platformctl.cli import output
-from platformctl.cli.common import OutputFormat, OutputOption, SetOption, load_spec_from_ctx
+from platformctl.cli.common import (
+    OutputFormat,
+    OutputOption,
+    SetOption,
+    complete_components,
+    confirm,
+    finite_seconds,
+    load_spec_from_ctx,
+    split_names,
+)
 from platformctl.cli.state import global_options
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from platformctl.drivers.kube.engine import Engine
     from platformctl.usecases.render import SourceOptions, ValidationReport
     from platformctl.usecases.status import StatusResult
 
 OnlyOption = Annotated[
     list[str] | None,
-    typer.Option("--only", metavar="COMPONENT", help="Run only this component (repeatable)."),
+    typer.Option(
+        "--only",
+        metavar="COMPONENT",
+        help="Run only this component (repeatable or comma-separated).",
+        autocompletion=complete_components,
+    ),
 ]
 SkipOption = Annotated[
     list[str] | None,
-    typer.Option("--skip", metavar="COMPONENT", help="Leave this component out (repeatable)."),
+    typer.Option(
+        "--skip",
+        metavar="COMPONENT",
+        help="Leave this component out (repeatable or comma-separated).",
+        autocompletion=complete_components,
+    ),
 ]
 ManifestsDirOption = Annotated[
     Path | None,
     typer.Option(
         "--manifests-dir",
+        envvar="PLATFORMCTL_MANIFESTS_DIR",
         help="Offline bundle of pinned manifests (<component>/<version>/<file>, from `platformctl bundle`).",
     ),
 ]
@@ -45,8 +66,14 @@ NoDownloadOption = Annotated[
 
 
 def _sources(manifests_dir: Path | None, charts_dir: Path | None, no_download: bool) -> SourceOptions:
+    from platformctl.errors import UsageError
     from platformctl.usecases.render import SourceOptions
 
+    if charts_dir is not None and not charts_dir.is_dir():
+        raise UsageError(
+            f"--charts-dir {charts_dir}: not a directory; pass a directory of charts "
+            "(<chart>/ or <chart>-<version>.tgz) or leave the flag out to use the pinned repos"
+        )
     return SourceOptions(manifests_dir=manifests_dir, charts_dir=charts_dir, allow_download=not no_download)
 
 
@@ -57,7 +84,10 @@ def up(
     timeout: Annotated[
         float | None,
         typer.Option(
-            "--timeout", min=1, help="Deadline per component in seconds (default timeouts.component)."
+            "--timeout",
+            min=1,
+            callback=finite_seconds,
+            help="Deadline per component in seconds, 1 to 86400 (default timeouts.component).",
         ),
     ] = None,
     dry_run: Annotated[
@@ -84,6 +114,16 @@ def up(
             "(default: on for kind). See docs/images.md.",
         ),
     ] = None,
+    fmt: Annotated[
+        OutputFormat,
+        typer.Option(
+            "-o",
+            "--output",
+            case_sensitive=False,
+            help="table (default: progress and summary on stderr), or json/yaml: also the result on stdout "
+            "(per component status, object actions and timings).",
+        ),
+    ] = OutputFormat.table,
 ) -> None:
     """Create (or reuse) the cluster and install every enabled component; safe to re-run (resumes)."""
     from platformctl.cli.progress import ProgressView, print_failures, steps_table, summary_table
@@ -95,8 +135,8 @@ def up(
     spec = load_spec_from_ctx(ctx, sets=sets)
     g = global_options(ctx)
     opts = UpOptions(
-        only=tuple(only or ()),
-        skip=tuple(skip or ()),
+        only=split_names(only),
+        skip=split_names(skip),
         timeout=timeout,
         dry_run=dry_run,
         force=force,
@@ -113,19 +153,21 @@ def up(
         with ProgressView(console, planned) as view:
             result = up_usecase(spec, opts, reporter=view)
     except RunInterrupted as exc:
-        console.print(summary_table(exc.result, title="Interrupted"), soft_wrap=False)
+        console.print(summary_table(exc.result, title="Interrupted", console_width=console.width))
         raise
+    if not output.is_table(fmt):
+        output.emit_data(result.as_dict(), fmt)
     if result.run is None:
         output.info(
-            f"dry run (no cluster reachable): rendered {result.rendered_objects} objects for "
-            f"{', '.join(result.plan.order)}; nothing was changed"
+            f"dry run, render only ({result.render_reason}): rendered {result.rendered_objects} "
+            f"objects for {', '.join(result.plan.order)}; nothing was changed"
         )
         return
-    console.print(summary_table(result.run), soft_wrap=False)
+    console.print(summary_table(result.run, console_width=console.width))
     if result.prepull is not None:
         output.info(f"images: {result.prepull.summary()}")
     if g.verbose:
-        console.print(steps_table(result.run), soft_wrap=False)
+        console.print(steps_table(result.run, console_width=console.width))
     if not result.run.ok:
         print_failures(console, result.run)
         _raise_summary(result.run)
@@ -166,30 +208,38 @@ def down(
 ) -> None:
     """Remove the platform: delete the kind cluster, or prune every component from an existing cluster."""
     from platformctl.cli.progress import ProgressView
+    from platformctl.reporting import NullReporter
+    from platformctl.usecases import cluster as cluster_mod
     from platformctl.usecases.down import down as down_usecase
+    from platformctl.usecases.up import default_connect
 
     output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
     spec = load_spec_from_ctx(ctx, sets=sets)
     g = global_options(ctx)
     confirmed = yes or spec.cluster.provider == "kind"
+    engine: Engine | None = None
     if not confirmed:
-        where = g.context or spec.cluster.context or "the current context"
-        try:
-            confirmed = typer.confirm(
-                f"Remove every platformctl-managed component from {where}?", default=False, err=True
-            )
-        except typer.Abort:
-            if sys.stdin is not None and sys.stdin.isatty():
-                raise  # Ctrl-C at the prompt: interrupted (130)
-            # No answer (stdin closed, e.g. CI): fall through to the usecase's documented refusal (exit 5).
-            confirmed = False
-        else:
-            if not confirmed:
-                output.info("nothing was changed")
-                raise typer.Exit(1)
+        # Connect first so that the question names the cluster that would be pruned. Declined → exit 1;
+        # no terminal to ask (CI) → exit 5 naming --yes; Ctrl-C → 130.
+        target = cluster_mod.existing_target(spec, g.kubeconfig, g.context)
+        engine = default_connect(target.kubeconfig, target.context, NullReporter())
+        confirm(
+            f"Remove every platformctl-managed component from context {engine.context_name} "
+            f"({engine.server})?",
+            refusal=f"down would delete every platformctl-managed object on context {engine.context_name} "
+            f"({engine.server}); confirm interactively or pass --yes",
+        )
+        confirmed = True
+    connected = engine
     with ProgressView(output.err) as view:
         result = down_usecase(
-            spec, confirmed=confirmed, force=force, kubeconfig=g.kubeconfig, context=g.context, reporter=view
+            spec,
+            confirmed=confirmed,
+            force=force,
+            kubeconfig=g.kubeconfig,
+            context=g.context,
+            reporter=view,
+            connect=None if connected is None else (lambda kubeconfig, context, reporter: connected),
         )
     if result.provider == "kind":
         output.info(
@@ -202,25 +252,30 @@ def down(
         output.info(f"removed {total} objects from {result.target}")
 
 
-def _status_tables(res: StatusResult) -> Any:
+def _status_tables(res: StatusResult, wide: bool = False) -> Any:
     from rich.console import Group
-    from rich.table import Table
 
+    C = output.Col
     comps = output.simple_table(
         f"Platform on {res.context} ({res.server})",
-        ["component", "version", "health", "reason"],
+        [C("component"), C("version", kind="text"), C("health"), C("reason", kind="text", below=True)],
         [(c.name, c.version, "healthy" if c.healthy else "NOT healthy", c.reason) for c in res.components],
+        markup=False,
+        wide=wide,
     )
     if not res.endpoints:
         return comps
-    # URLs are what users copy: never truncate them (other columns wrap instead).
-    urls = Table(title="URLs", header_style="bold")
-    urls.add_column("kind", no_wrap=True)
-    urls.add_column("namespace/name", overflow="fold")
-    urls.add_column("url", no_wrap=True, min_width=max(len(e.url) for e in res.endpoints))
-    urls.add_column("ready", overflow="fold")
-    for e in res.endpoints:
-        urls.add_row(e.kind, f"{e.namespace}/{e.name}", e.url, "yes" if e.ready else f"no: {e.reason}")
+    # URLs are what users copy: never split them (the kind column goes first, long reasons go below).
+    urls = output.simple_table(
+        "URLs",
+        [C("kind", drop=1), C("namespace/name"), C("url"), C("ready", kind="text", below=True)],
+        [
+            (e.kind, f"{e.namespace}/{e.name}", e.url, "yes" if e.ready else f"no: {e.reason}")
+            for e in res.endpoints
+        ],
+        markup=False,
+        wide=wide,
+    )
     return Group(comps, urls)
 
 
@@ -251,10 +306,19 @@ def status(
     engine = default_connect(target[0], target[1], reporter)
     rctx = make_render_context(spec, SourceOptions(allow_download=False), reporter)
     res = status_usecase(spec, engine, rctx)
-    if fmt is OutputFormat.table:
-        output.out.print(_status_tables(res), soft_wrap=False)
+    if output.is_table(fmt):
+        output.out.print(_status_tables(res, fmt is OutputFormat.wide))
     else:
         output.emit_data(res.as_dict(), fmt)
+    unhealthy = [c.name for c in res.components if c.enabled and not c.healthy]
+    if unhealthy:
+        from platformctl.errors import CheckFailed
+
+        # exit 1, like doctor and smoke-test: scripts can wait for `platformctl status` to succeed
+        raise CheckFailed(
+            f"{len(unhealthy)} component(s) not healthy on {res.context}: {', '.join(unhealthy)}",
+            hint="the reasons are above; `platformctl up` installs or repairs them",
+        )
 
 
 def _validation_table(report: ValidationReport) -> RenderableType:
@@ -266,8 +330,13 @@ def _validation_table(report: ValidationReport) -> RenderableType:
     ]
     table = output.simple_table(
         f"render --validate (strict, Kubernetes {report.kubernetes_version})",
-        ["component", "objects", "valid", "invalid", "no schema", "kinds with free-form fields"],
+        [
+            output.Col("component"),
+            *(output.Col(h, justify="right") for h in ("objects", "valid", "invalid", "no schema")),
+            output.Col("free-form kinds", justify="right"),
+        ],
         rows,
+        width=output.err.width,  # the summary goes to stderr
     )
     notes: list[Text] = []
     for c in report.components:
@@ -286,9 +355,13 @@ def _validation_table(report: ValidationReport) -> RenderableType:
 
 def render(
     ctx: typer.Context,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Write NN-<component>.yaml files into this directory (default: stdout)."),
+    out_arg: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Write NN-<component>.yaml files into this directory (default: stdout).",
+        ),
     ] = None,
     only: OnlyOption = None,
     skip: SkipOption = None,
@@ -320,6 +393,13 @@ def render(
     from platformctl.usecases.render import render as render_usecase
 
     output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
+
+    if out_arg is not None and not out_arg.strip():
+        # Path("") is ".": an empty --out (an unset shell variable) would write into the current directory
+        raise UsageError(
+            "--out: empty path; give a directory (created if missing), or leave --out out for stdout"
+        )
+    out = Path(out_arg).expanduser() if out_arg is not None else None
     if fmt is not OutputFormat.table and not (validate and out is not None):
         raise UsageError(
             f"-o {fmt.value}: only for the --validate summary, and stdout carries the YAML without --out",
@@ -328,8 +408,8 @@ def render(
     spec = load_spec_from_ctx(ctx, sets=sets)
     result = render_usecase(
         spec,
-        only=tuple(only or ()),
-        skip=tuple(skip or ()),
+        only=split_names(only),
+        skip=split_names(skip),
         sources=_sources(manifests_dir, charts_dir, no_download),
         out_dir=out,
         validate=validate,

@@ -121,13 +121,9 @@ class ProgressView:
     # -- live rendering ---------------------------------------------------------------------------
     def renderable(self) -> RenderableType:
         now = time.monotonic()
-        table = Table.grid(padding=(0, 1))
-        table.add_column(width=2)
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column(ratio=1, overflow="ellipsis", no_wrap=True)
-        table.add_column(justify="right", style="dim", no_wrap=True)
         with self._lock:
             lines = sorted(self._lines.values(), key=lambda ln: _rank(ln.name))
+        rows: list[tuple[RenderableType, str, Text, str]] = []
         for line in lines:
             icon: RenderableType
             if line.state == "running":
@@ -138,7 +134,18 @@ class ProgressView:
                 icon = Text(glyph, style=style)
                 end = line.finished or now
                 when = _fmt_secs(end - line.started) if line.started is not None else ""
-            table.add_row(icon, line.name, Text(line.message), when)
+            rows.append((icon, line.name, Text(line.message), when))
+        # The icon, name and duration keep their width; only a long message is cut (with "…").
+        name_w = max((len(r[1]) for r in rows), default=0)
+        when_w = max((len(r[3]) for r in rows), default=0)
+        message_w = max(self.console.width - (2 + name_w + when_w + 3), 1)  # 3: the padding between
+        table = Table.grid(padding=(0, 1))
+        table.add_column(width=2, no_wrap=True)
+        table.add_column(style="bold", no_wrap=True, width=name_w)
+        table.add_column(width=message_w, overflow="ellipsis", no_wrap=True)
+        table.add_column(justify="right", style="dim", no_wrap=True, width=when_w)
+        for row in rows:
+            table.add_row(*row)
         return table
 
     def __enter__(self) -> ProgressView:
@@ -176,42 +183,70 @@ def timeline_bar(run: ComponentRun, t0: float, wall: float, width: int) -> Text:
     return bar
 
 
-def summary_table(result: RunResult, *, width: int = 24, title: str = "Summary") -> Table:
-    t = Table(title=title, header_style="bold", title_justify="left")
-    t.add_column("component", no_wrap=True)
-    t.add_column("result", no_wrap=True)
-    t.add_column("duration", justify="right", no_wrap=True)
-    t.add_column(f"timeline (0 → {_fmt_secs(result.wall)})", no_wrap=True)
-    t.add_column("detail", overflow="fold")
+def summary_table(
+    result: RunResult, *, width: int = 24, title: str = "Summary", console_width: int | None = None
+) -> RenderableType:
+    """Each component's result, duration and timeline bar (only on terminals 100+ columns wide);
+    long reasons go below the table."""
+    from platformctl.cli.output import Col, simple_table
+
+    rows = []
     for name in result.order:
         run = result.runs[name]
         glyph, style = ICONS.get(run.status, ("?", ""))
         detail = {"succeeded": run.summary, "failed": "see below"}.get(run.status, run.reason)
-        t.add_row(
-            name,
-            Text(f"{glyph} {run.status}", style=style),
-            _fmt_secs(run.duration) if run.started is not None else "-",
-            timeline_bar(run, result.started, result.wall, width),
-            detail,
-        )
-    return t
-
-
-def steps_table(result: RunResult) -> Table:
-    """Per-step timings (``-v``): where each component spent its time."""
-    t = Table(title="Steps", header_style="bold", title_justify="left")
-    t.add_column("component", no_wrap=True)
-    t.add_column("step", overflow="fold")
-    t.add_column("kind", no_wrap=True)
-    t.add_column("started", justify="right", no_wrap=True)
-    t.add_column("duration", justify="right", no_wrap=True)
-    t.add_column("result", overflow="fold")
-    for name in result.order:
-        for s in result.runs[name].steps:
-            t.add_row(
-                name, s.name, s.kind, _fmt_secs(s.started - result.started), _fmt_secs(s.duration), s.detail
+        rows.append(
+            (
+                name,
+                Text(f"{glyph} {run.status}", style=style),
+                _fmt_secs(run.duration) if run.started is not None else "-",
+                timeline_bar(run, result.started, result.wall, width),
+                Text(detail or ""),
             )
-    return t
+        )
+    return simple_table(
+        title,
+        [
+            Col("component"),
+            Col("result"),
+            Col("duration", justify="right"),
+            Col(f"timeline (0 → {_fmt_secs(result.wall)})", needs_width=100, drop=1),
+            Col("detail", kind="text", below=True),
+        ],
+        rows,
+        width=console_width,
+    )
+
+
+def steps_table(result: RunResult, *, console_width: int | None = None) -> RenderableType:
+    """Per-step timings (``-v``): where each component spent its time."""
+    from platformctl.cli.output import Col, simple_table
+
+    rows = [
+        (
+            name,
+            Text(s.name),
+            s.kind,
+            _fmt_secs(s.started - result.started),
+            _fmt_secs(s.duration),
+            Text(s.detail),
+        )
+        for name in result.order
+        for s in result.runs[name].steps
+    ]
+    return simple_table(
+        "Steps",
+        [
+            Col("component"),
+            Col("step", kind="text"),
+            Col("kind", drop=1),
+            Col("started", justify="right", drop=2),
+            Col("duration", justify="right"),
+            Col("result", kind="text", below=True),
+        ],
+        rows,
+        width=console_width,
+    )
 
 
 def print_failures(console: Console, result: RunResult) -> None:

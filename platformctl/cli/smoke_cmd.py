@@ -8,15 +8,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from platformctl.cli import output
-from platformctl.cli.common import OutputFormat, OutputOption, SetOption, load_spec_from_ctx
+from platformctl.cli.common import OutputFormat, OutputOption, SetOption, finite_seconds, load_spec_from_ctx
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from rich.console import RenderableType
 
     from platformctl.usecases.smoke_test import SmokeReport
 
 
-def _table(report: SmokeReport) -> Table:
+def _table(report: SmokeReport, wide: bool = False) -> RenderableType:
+    from rich.console import Group
+    from rich.text import Text
+
     rows = [
         (
             r.id,
@@ -30,13 +33,18 @@ def _table(report: SmokeReport) -> Table:
     title = f"smoke-test ({report.discovered_from}" + (
         f", ingress {report.ingress})" if report.ingress else ")"
     )
-    table = output.simple_table(title, ["CHECK", "URL", "RESULT", "LATENCY", "DETAIL"], rows)
-    table.columns[1].overflow = "fold"
-    table.caption = (
+    C = output.Col
+    table = output.simple_table(
+        title,
+        [C("CHECK"), C("URL"), C("RESULT"), C("LATENCY", drop=1), C("DETAIL", kind="text", below=True)],
+        rows,
+        wide=wide,
+    )
+    caption = Text(
         f"{len(report.results) - len(report.failed())}/{len(report.results)} passed in "
         f"{report.total_seconds:.2f}s (slowest check {report.slowest:.2f}s)"
     )
-    return table
+    return Group(table, caption)
 
 
 def smoke_test(
@@ -73,7 +81,11 @@ def smoke_test(
     ] = False,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", help="Seconds per check incl. retries (default: timeouts.request)."),
+        typer.Option(
+            "--timeout",
+            callback=finite_seconds,
+            help="Seconds per check incl. retries, at most 86400 (default: timeouts.request).",
+        ),
     ] = None,
     retries: Annotated[int, typer.Option("--retries", help="Retries per check (backoff doubles).")] = 4,
     insecure: Annotated[bool, typer.Option("--insecure", help="Do not verify TLS certificates.")] = False,
@@ -135,7 +147,7 @@ def smoke_test(
             junit_xml.write_text(st.to_junit_xml(report), encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"--junit-xml {junit_xml}: cannot write it ({exc.strerror or exc})") from exc
-    output.emit_data(report.to_dict(), output_format, lambda: _table(report))
+    output.emit_data(report.to_dict(), output_format, lambda wide: _table(report, wide))
     if not report.ok:
         failed = report.failed()
         raise CheckFailed(

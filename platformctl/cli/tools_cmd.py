@@ -10,7 +10,7 @@ import typer
 from platformctl.cli import output
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from rich.console import RenderableType
 
     from platformctl.usecases.tools import ToolRow
 
@@ -23,13 +23,25 @@ tools_app = typer.Typer(
 CacheDirOption = Annotated[
     Path | None, typer.Option("--cache-dir", envvar="PLATFORMCTL_CACHE_DIR", help="Download cache.")
 ]
-FormatOption = Annotated[output.OutputFormat, typer.Option("-o", "--output", help="table|json|yaml")]
+FormatOption = Annotated[
+    output.OutputFormat,
+    typer.Option("-o", "--output", case_sensitive=False, help="table, wide, json or yaml"),
+]
 
 
-def _table(rows: list[ToolRow]) -> Table:
-    t = output.simple_table(
+def _table(rows: list[ToolRow], wide: bool = False) -> RenderableType:
+    C = output.Col
+    return output.simple_table(
         "tools",
-        ["tool", "version", "pinned", "match", "source", "path", "note"],
+        [
+            C("tool"),
+            C("version"),
+            C("pinned", drop=1),
+            C("match"),
+            C("source", drop=2),
+            C("path"),  # paths are copied by users: never split
+            C("note", kind="text", below=True),
+        ],
         [
             (
                 r.name,
@@ -42,10 +54,8 @@ def _table(rows: list[ToolRow]) -> Table:
             )
             for r in rows
         ],
+        wide=wide,
     )
-    t.columns[1].no_wrap = True
-    t.columns[5].overflow = "fold"  # paths are copied by users: never elide them
-    return t
 
 
 def _show(install: bool, no_download: bool, cache_dir: Path | None, fmt: output.OutputFormat) -> None:
@@ -56,7 +66,7 @@ def _show(install: bool, no_download: bool, cache_dir: Path | None, fmt: output.
     output.reset_consoles()
     resolver = make_resolver(cache_dir=cache_dir, allow_download=not no_download, reporter=StderrReporter())
     rows, errors = list_tools(resolver, install=install)
-    output.emit_data([r.to_dict() for r in rows], fmt, lambda: _table(rows))
+    output.emit_data([r.to_dict() for r in rows], fmt, lambda wide: _table(rows, wide))
     if errors:
         raise SourceError(
             f"{len(errors)} tool(s) could not be provided",

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from platformctl.drivers import kubeconfig as kcfg
 from platformctl.errors import ClusterError, ConfigError, SafetyError, SourceError
@@ -148,16 +148,38 @@ class KindCluster:
                 check=False,
             )
         except FileNotFoundError:
+            chosen = self._from_env()
             raise SourceError(
-                f"kind executable not found at {self.binary}: run `platformctl tools install`"
+                f"kind executable not found at {self.binary}"
+                + (
+                    f" (PLATFORMCTL_KIND={chosen}): fix or unset PLATFORMCTL_KIND"
+                    if chosen
+                    else ": run `platformctl tools install`"
+                )
             ) from None
         except subprocess.TimeoutExpired:
             raise ClusterError(f"`kind {' '.join(args)}` did not finish within {timeout:.0f}s") from None
 
+    def _from_env(self) -> str | None:
+        """$PLATFORMCTL_KIND when it chose this binary: a failure must name the variable."""
+        value = os.environ.get("PLATFORMCTL_KIND")
+        return value if value and Path(value).expanduser() == Path(self.binary) else None
+
     def clusters(self) -> list[str]:
         res = self._run(["get", "clusters"])
         if res.returncode != 0:
-            raise ClusterError("`kind get clusters` failed (is Docker running?)", details=_lines(res.stderr))
+            chosen = self._from_env()
+            if chosen is not None:
+                raise ClusterError(
+                    f"`kind get clusters` failed (exit {res.returncode}) with kind from "
+                    f"PLATFORMCTL_KIND={chosen}",
+                    details=_lines(res.stderr),
+                    hint="point PLATFORMCTL_KIND at a working kind binary, or unset it to use the pinned one",
+                )
+            raise ClusterError(
+                f"`{self.binary} get clusters` failed (exit {res.returncode}); is Docker running?",
+                details=_lines(res.stderr),
+            )
         # "No kind clusters found." goes to stderr; stdout holds one name per line.
         return [line.strip() for line in res.stdout.splitlines() if line.strip()]
 
@@ -210,8 +232,14 @@ class KindCluster:
                 env=self._env,
             )
         except FileNotFoundError:
+            chosen = self._from_env()
             raise SourceError(
-                f"kind executable not found at {self.binary}: run `platformctl tools install`"
+                f"kind executable not found at {self.binary}"
+                + (
+                    f" (PLATFORMCTL_KIND={chosen}): fix or unset PLATFORMCTL_KIND"
+                    if chosen
+                    else ": run `platformctl tools install`"
+                )
             ) from None
         timed_out = threading.Event()
 
@@ -333,6 +361,59 @@ class EnsureResult:
     created: bool
 
 
+def preflight(
+    kind: KindCluster, cfg: KindConfig, kubeconfig_path: Path, *, force: bool = False
+) -> Literal["create", "reuse", "recreate"]:
+    """What :func:`ensure_cluster` would do, raising the SafetyError it would raise; changes nothing.
+
+    ``up --dry-run`` calls this so that a dry run refuses exactly what ``up`` would refuse."""
+    digest = config_hash(render_config(cfg))
+    ctx = context_name(cfg.name)
+    if kind.exists(cfg.name):
+        rec = kind.record(cfg.name)
+        if rec is None and not force:
+            raise SafetyError(
+                f"a kind cluster named {cfg.name!r} exists but was not created by platformctl; "
+                "use another cluster.name, install onto it with --set cluster.provider=existing "
+                f"--context {ctx}, or re-run with --force to delete and recreate it",
+            )
+        if rec is not None and rec.config_sha256 != digest and not force:
+            raise SafetyError(
+                f"kind cluster {cfg.name!r} was created by platformctl with a different config "
+                "(node image, ports or listen address changed); run `platformctl down` first, "
+                "or re-run with --force to recreate it",
+                details=[f"recorded config sha256 {rec.config_sha256}", f"wanted config sha256 {digest}"],
+            )
+        reuse = rec is not None and rec.config_sha256 == digest
+        _check_kubeconfig(kubeconfig_path, ctx, force=force, reusing=reuse)
+        return "reuse" if reuse else "recreate"
+    _check_kubeconfig(kubeconfig_path, ctx, force=force, reusing=False)
+    return "create"
+
+
+def _check_kubeconfig(path: Path, ctx: str, *, force: bool, reusing: bool) -> None:
+    """Refuse (before creating anything) a kubeconfig context, cluster or user entry named like kind's
+    that platformctl did not write."""
+    if force or not path.exists():
+        return
+    data = kcfg.load(path)
+    for entry in data["contexts"]:
+        if isinstance(entry, dict) and entry.get("name") == ctx and not kcfg.is_owned(entry):
+            raise SafetyError(
+                f"{path}: context {ctx!r} exists and was not written by platformctl; "
+                "rename it or re-run with --force"
+            )
+    if reusing or kcfg.owned_context(path, ctx):
+        return
+    # kind names the cluster and user entries like the context: someone else's would be replaced.
+    for key in ("clusters", "users"):
+        if any(isinstance(e, dict) and e.get("name") == ctx for e in data[key]):
+            raise SafetyError(
+                f"{path}: {key[:-1]} {ctx!r} exists and was not written by platformctl; "
+                "rename or remove it, or re-run with --force"
+            )
+
+
 def ensure_cluster(
     kind: KindCluster,
     cfg: KindConfig,
@@ -351,49 +432,18 @@ def ensure_cluster(
     config_yaml = render_config(cfg)
     digest = config_hash(config_yaml)
     ctx = context_name(cfg.name)
-    if kind.exists(cfg.name):
-        rec = kind.record(cfg.name)
-        if rec is None and not force:
-            raise SafetyError(
-                f"a kind cluster named {cfg.name!r} exists but was not created by platformctl; "
-                f"use another cluster.name, install onto it with --provider existing --context {ctx}, "
-                "or re-run with --force to delete and recreate it",
-            )
-        if rec is not None and rec.config_sha256 != digest and not force:
-            raise SafetyError(
-                f"kind cluster {cfg.name!r} was created by platformctl with a different config "
-                "(node image, ports or listen address changed); run `platformctl down` first, "
-                "or re-run with --force to recreate it",
-                details=[f"recorded config sha256 {rec.config_sha256}", f"wanted config sha256 {digest}"],
-            )
-        if rec is None or rec.config_sha256 != digest:
-            kind.delete(cfg.name, timeout=timeout)
-            kind.forget(cfg.name)
-        else:
-            kcfg.merge_context(
-                kubeconfig_path, kind.kubeconfig(cfg.name), context=ctx, owner=cfg.name, force=force
-            )
-            return EnsureResult(cfg.name, ctx, created=False)
+    action = preflight(kind, cfg, kubeconfig_path, force=force)
+    if action == "reuse":
+        kcfg.merge_context(
+            kubeconfig_path, kind.kubeconfig(cfg.name), context=ctx, owner=cfg.name, force=force
+        )
+        return EnsureResult(cfg.name, ctx, created=False)
+    if action == "recreate":
+        kind.delete(cfg.name, timeout=timeout)
+        kind.forget(cfg.name)
     else:
         # A record without a cluster: deleted behind our back; start over.
         kind.forget(cfg.name)
-    # Refuse before creating anything if the kubeconfig context belongs to someone else.
-    if kubeconfig_path.exists() and not force:
-        data = kcfg.load(kubeconfig_path)
-        for entry in data["contexts"]:
-            if isinstance(entry, dict) and entry.get("name") == ctx and not kcfg.is_owned(entry):
-                raise SafetyError(
-                    f"{kubeconfig_path}: context {ctx!r} exists and was not written by platformctl; "
-                    "rename it or re-run with --force"
-                )
-        if not kcfg.owned_context(kubeconfig_path, ctx):
-            # kind names the cluster and user entries like the context: someone else's would be replaced.
-            for key in ("clusters", "users"):
-                if any(isinstance(e, dict) and e.get("name") == ctx for e in data[key]):
-                    raise SafetyError(
-                        f"{kubeconfig_path}: {key[:-1]} {ctx!r} exists and was not written by platformctl; "
-                        "rename or remove it, or re-run with --force"
-                    )
     with tempfile.TemporaryDirectory(prefix="platformctl-kind-") as tmp:
         private = Path(tmp) / "kubeconfig"
         kind.create(cfg.name, config_yaml, private, on_line, wait=wait, timeout=timeout)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,112 @@ from platformctl.errors import ConfigError, SafetyError
 OWNER_EXTENSION = "platformctl.io/owner"
 
 
-def default_kubeconfig_path(env: dict[str, str] | None = None) -> Path:
-    """First entry of $KUBECONFIG (the file kubectl writes to), else ~/.kube/config."""
+def kubeconfig_chain(env: Mapping[str, str] | None = None) -> list[Path]:
+    """The files $KUBECONFIG lists (``os.pathsep``-separated: ``:``, ``;`` on Windows), in order,
+    empty entries and repeats dropped; ``~/.kube/config`` when it is unset or empty.
+
+    kubectl's loading rules (``kubectl config --help``): with --kubeconfig only that one file is read
+    and the value is never split; otherwise $KUBECONFIG is a list of paths that are merged.
+    """
     environ = os.environ if env is None else env
-    raw = environ.get("KUBECONFIG", "")
-    for part in raw.split(os.pathsep):
+    paths: list[Path] = []
+    for part in environ.get("KUBECONFIG", "").split(os.pathsep):
         if part.strip():
-            return Path(part).expanduser()
-    return Path.home() / ".kube" / "config"
+            path = Path(part).expanduser()
+            if path not in paths:
+                paths.append(path)
+    return paths or [Path.home() / ".kube" / "config"]
+
+
+def default_kubeconfig_path(env: Mapping[str, str] | None = None) -> Path:
+    """The file kubectl creates new entries in: the first file of the chain that exists, else the
+    last one ("When a value is created, it is created in the first file that exists. If no files in
+    the chain exist, then it creates the last file in the list." -- ``kubectl config --help``)."""
+    chain = kubeconfig_chain(env)
+    return next((p for p in chain if p.is_file()), chain[-1])
+
+
+def write_destination(chain: Sequence[Path], section: str, name: str) -> Path:
+    """Where kubectl writes entry ``name`` of ``section`` (clusters/users/contexts): the file that
+    defines it ("When a value is modified, it is modified in the file that defines the stanza"),
+    else the file new entries go to (:func:`default_kubeconfig_path` over ``chain``)."""
+    for path in chain:
+        if path.is_file() and _find(load(path)[section], name) is not None:
+            return path
+    return next((p for p in chain if p.is_file()), chain[-1])
+
+
+# Fields holding a file path, resolved against the directory of the file that names them
+# (client-go clientcmd ResolvePaths: certificate-authority, client-certificate, client-key, tokenFile).
+_PATH_FIELDS = {
+    "clusters": ("certificate-authority",),
+    "users": ("client-certificate", "client-key", "tokenFile"),
+}
+_BODY = {"clusters": "cluster", "users": "user", "contexts": "context"}
+
+
+def merge_chain(chain: Sequence[Path]) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The merged view of ``chain`` exactly as kubectl builds it, and the file each context came from.
+
+    * Files that do not exist are skipped; an unreadable or invalid one is a ConfigError naming it.
+    * clusters/users/contexts are keyed by name and the first file that defines a name wins: its entry
+      is taken whole (a later file's entry of the same name is ignored, even its extra fields).
+    * ``current-context`` comes from the first file that sets a non-empty one.
+    * Relative file paths inside an entry are resolved against the directory of its own file.
+    """
+    merged = _empty()
+    origin: dict[str, Path] = {}
+    seen: dict[str, set[str]] = {key: set() for key in _BODY}
+    for path in chain:
+        if not path.is_file():
+            continue
+        data = load(path)
+        for key, body_key in _BODY.items():
+            entries = data.get(key)
+            if not isinstance(entries, list):
+                raise ConfigError(f"kubeconfig {path}: {key} is not a list; fix the file")
+            for entry in entries:
+                if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                    raise ConfigError(f"kubeconfig {path}: an entry of {key} has no name; fix the file")
+                if entry["name"] in seen[key]:
+                    continue
+                seen[key].add(entry["name"])
+                entry = _resolve_paths(key, body_key, entry, path.parent)
+                merged[key].append(entry)
+                if key == "contexts":
+                    origin[entry["name"]] = path
+        current = data.get("current-context")
+        if not merged["current-context"] and isinstance(current, str) and current:
+            merged["current-context"] = current
+    return merged, origin
+
+
+def _resolve_paths(key: str, body_key: str, entry: dict[str, Any], base: Path) -> dict[str, Any]:
+    body = entry.get(body_key)
+    fields = _PATH_FIELDS.get(key, ())
+    if not isinstance(body, dict) or not any(isinstance(body.get(f), str) for f in fields):
+        return entry
+    body = dict(body)
+    for field in fields:
+        value = body.get(field)
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            body[field] = str(base / value)
+    return {**entry, body_key: body}
+
+
+def set_current_context(chain: Sequence[Path], context: str, *, fallback: Path) -> Path:
+    """Make ``context`` current where kubectl would write it: the first file of the chain that sets
+    a current-context (a later one would be shadowed by it), else ``fallback``. Returns that file."""
+    target = fallback
+    for path in chain:
+        if path.is_file() and load(path).get("current-context"):
+            target = path
+            break
+    data = load(target)
+    if data.get("current-context") != context:
+        data["current-context"] = context
+        _write(target, data)
+    return target
 
 
 def _empty() -> dict[str, Any]:

@@ -119,6 +119,11 @@ def build_plan(
     known = list(spec.components)
     _check_names("--only", only, known)
     _check_names("--skip", skip, known)
+    both = [n for n in only if n in skip]
+    if both:
+        raise UsageError(
+            f"--only {both[0]} --skip {both[0]}: a component cannot be both run and skipped; drop one flag"
+        )
     for n in only:
         if not spec.components[n].enabled:
             raise UsageError(
@@ -128,6 +133,11 @@ def build_plan(
     if only:
         selected = [n for n in selected if n in only]
     selected = [n for n in selected if n not in skip]
+    if skip and not selected:
+        raise UsageError(
+            f"--skip {','.join(skip)}: every component is skipped or disabled, nothing would run; "
+            "skip fewer components"
+        )
 
     components: dict[str, Component] = {}
     all_deps: dict[str, tuple[str, ...]] = {}

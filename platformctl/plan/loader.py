@@ -21,7 +21,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -219,6 +220,134 @@ class _Layers:
         return below[-1] if below else DEFAULTS_SOURCE
 
 
+# ------------------------------------------------------------------------------- YAML 1.2 core + types
+#
+# YAML 1.1 (PyYAML's default) reads `0100` as 64, `1:20` as 80, `yes`/`no`/`on` as booleans and
+# `2024-01-01` as a date. The spec reads YAML with the 1.2 core schema's null only; every other plain
+# scalar stays the text the user wrote, and the field's type converts it (_coerce): a string field
+# takes the text as written, an integer field only a decimal integer, a boolean field true or false,
+# a number of seconds a decimal number. --set values and PLATFORMCTL_* variables are text and go
+# through the same conversion, so every layer reads a value the same way.
+
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")  # YAML 1.2 core null
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")  # YAML 1.2 core bool
+_DECIMAL = re.compile(r"^[-+]?[0-9]+$")
+_NUMBER = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")  # 1.2 core float
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """SafeLoader with only YAML 1.2 core null resolved implicitly, and duplicate keys refused."""
+
+    yaml_implicit_resolvers = {}  # noqa: RUF012  (PyYAML reads it per class)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in first:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key_node.value!r} (first at line {first[key_node.value] + 1}); "
+                        "a later key would silently replace the earlier one: keep one and merge them",
+                        key_node.start_mark,
+                    )
+                first[key_node.value] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+_SpecLoader.add_implicit_resolver("tag:yaml.org,2002:null", _NULL, ["~", "n", "N", ""])
+
+
+def _explicit_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if not _DECIMAL.fullmatch(text.strip()):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"!!int {text!r}: not a decimal integer", node.start_mark
+        )
+    return int(text.strip(), 10)
+
+
+def _explicit_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
+    text = str(loader.construct_scalar(node))
+    if not _BOOL.fullmatch(text.strip()):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"!!bool {text!r}: not true or false", node.start_mark
+        )
+    return text.strip().lower() == "true"
+
+
+_SpecLoader.add_constructor("tag:yaml.org,2002:int", _explicit_int)
+_SpecLoader.add_constructor("tag:yaml.org,2002:bool", _explicit_bool)
+
+
+def _field_kind(path: Path_) -> str | None:
+    """'bool', 'int', 'float' or 'str' for a leaf field of the spec; None for anything else."""
+    model = _model_at(path[:-1]) if path else None
+    info = model.model_fields.get(path[-1]) if model is not None else None
+    if info is None:
+        return None
+    annotation: Any = info.annotation
+    if get_origin(annotation) in (Union, UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else None
+    if annotation is bool:
+        return "bool"
+    if annotation is int:
+        return "int"
+    if annotation is float:
+        return "float"
+    if annotation is str or get_origin(annotation) is Literal:
+        return "str"
+    return None
+
+
+_KIND_HINT = {
+    "bool": "must be a boolean: true or false",
+    "int": "must be a decimal integer such as 8080",
+    "float": "must be a decimal number such as 300 or 12.5",
+}
+
+
+def coerce_value(kind: str, value: Any) -> Any:
+    """``value`` converted for a field of ``kind`` (see _field_kind); ValueError when it cannot be.
+
+    Text is read by the field's type, never by YAML 1.1: a string field keeps it as written."""
+    if value is None or kind == "str":
+        return value
+    if isinstance(value, bool):
+        if kind == "bool":
+            return value
+        raise ValueError(_KIND_HINT[kind])
+    if not isinstance(value, str):
+        return value  # a typed value (a command's own flag, an explicit YAML tag): the model checks it
+    text = value.strip()
+    if kind == "bool" and _BOOL.fullmatch(text):
+        return text.lower() == "true"
+    if kind == "int" and _DECIMAL.fullmatch(text):
+        return int(text, 10)
+    if kind == "float" and _NUMBER.fullmatch(text):
+        return float(text)
+    raise ValueError(_KIND_HINT[kind])
+
+
+def _coerce(layers: _Layers) -> None:
+    for path, source in layers.sources.items():
+        kind = _field_kind(path)
+        if kind is None:
+            continue
+        value = layers.get(path)
+        try:
+            converted = coerce_value(kind, value)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {dotted(path)}: {short(value)}: {exc}") from None
+        if converted is not value:
+            node = layers.data
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = converted
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse a platform.yaml into a mapping; every failure is one ConfigError line naming the file."""
     label = printable(str(path))
@@ -237,7 +366,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"-f/--config: {label}: cannot read: {exc.strerror or exc}") from None
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=_SpecLoader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark is not None else label
@@ -293,7 +422,8 @@ def env_overrides(env: Mapping[str, str]) -> list[tuple[Path_, str, str]]:
 
 
 def parse_set_options(values: Sequence[str]) -> dict[str, Any]:
-    """``--set KEY=VALUE`` strings → overrides. VALUE is a YAML scalar (true, 8080, 'text')."""
+    """``--set KEY=VALUE`` strings → overrides. VALUE is text, converted by the field's type when the
+    spec is validated (a string field takes it as written); an empty VALUE means null (unset)."""
     out: dict[str, Any] = {}
     for item in values:
         key, sep, raw = item.partition("=")
@@ -303,15 +433,7 @@ def parse_set_options(values: Sequence[str]) -> dict[str, Any]:
                 f"--set: {short(item)}: expected KEY=VALUE with KEY a dotted field path such as "
                 "cluster.name=dev or components.dapr.enabled=false"
             )
-        try:
-            value: Any = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            value = raw
-        except (ValueError, TypeError, RecursionError):
-            value = raw
-        if isinstance(value, dict | list):
-            value = raw  # a flag sets one field; structured values belong in platform.yaml
-        out[key] = value
+        out[key] = raw if raw.strip() else None
     return out
 
 
@@ -373,6 +495,7 @@ def _validate(layers: _Layers) -> PlatformSpec:
                     f"{src}: components.{name}: {short(name)}: unknown component; "
                     f"allowed: {', '.join(COMPONENTS)}"
                 )
+    _coerce(layers)
     try:
         return PlatformSpec.model_validate(layers.data)
     except ValidationError as exc:

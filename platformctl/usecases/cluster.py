@@ -17,7 +17,7 @@ from platformctl import reporting
 from platformctl.errors import SourceError, UsageError
 
 if TYPE_CHECKING:
-    from platformctl.drivers.kind import KindCluster
+    from platformctl.drivers.kind import KindCluster, KindConfig
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
 
@@ -55,10 +55,14 @@ def kind_cluster(binary: Path | None = None, *, allow_download: bool = False) ->
 
 
 def kind_kubeconfig(spec: PlatformSpec, kubeconfig: str | None) -> Path:
-    from platformctl.drivers.kubeconfig import default_kubeconfig_path
+    """The file kind's context goes to: --kubeconfig/cluster.kubeconfig (one file), else where kubectl
+    would write it in the $KUBECONFIG chain (the file that defines it, else the first that exists)."""
+    from platformctl.drivers.kubeconfig import kubeconfig_chain, write_destination
 
     raw = kubeconfig or spec.cluster.kubeconfig
-    return Path(raw).expanduser() if raw else default_kubeconfig_path()
+    if raw:
+        return Path(raw).expanduser()
+    return write_destination(kubeconfig_chain(), "contexts", f"kind-{spec.cluster.name}")
 
 
 def _check_kind_context(spec: PlatformSpec, context: str | None) -> str:
@@ -113,6 +117,54 @@ def _cache(spec: PlatformSpec) -> bool:
     return cache_enabled(spec)
 
 
+def _kind_config(spec: PlatformSpec) -> KindConfig:
+    from platformctl.drivers.kind import KindConfig
+    from platformctl.plan.lock import load_lock
+
+    return KindConfig(
+        name=spec.cluster.name,
+        node_image=spec.cluster.node_image or load_lock().kind.node_image,
+        listen_address=spec.cluster.listen_address,
+        http_port=spec.cluster.http_port,
+        https_port=spec.cluster.https_port,
+        registry_cache=_cache(spec),  # issue 11: containerd config_path for the registry caches
+    )
+
+
+def dry_run_target(
+    spec: PlatformSpec,
+    kubeconfig: str | None,
+    context: str | None,
+    *,
+    force: bool,
+    allow_download: bool,
+    kind_binary: Path | None = None,
+) -> tuple[ClusterInfo | None, str]:
+    """Where ``up --dry-run`` checks its plan, making every check ``up`` makes before it changes
+    anything and raising what ``up`` would raise (context mismatch, a cluster or kubeconfig entry
+    platformctl did not create, a changed kind config, no kind binary without downloads).
+
+    Returns (the cluster to dry-run against, "") or (None, why there is none yet: render only)."""
+    if spec.cluster.provider == "existing":
+        return existing_target(spec, kubeconfig, context), ""
+    from platformctl.drivers import kind as kind_driver
+
+    ctx = _check_kind_context(spec, context)
+    path = kind_kubeconfig(spec, kubeconfig)
+    try:
+        kind = kind_cluster(kind_binary)
+    except SourceError:
+        if not allow_download:
+            raise
+        return None, "kind is not installed yet (`up` would download it) and creates the cluster"
+    action = kind_driver.preflight(kind, _kind_config(spec), path, force=force)
+    if action == "create":
+        return None, f"kind cluster {spec.cluster.name!r} does not exist yet: `up` would create it"
+    if action == "recreate":
+        return None, f"--force: `up` would delete kind cluster {spec.cluster.name!r} and create it again"
+    return ClusterInfo("kind", str(path), ctx, name=spec.cluster.name), ""
+
+
 def ensure_cluster(
     spec: PlatformSpec,
     kubeconfig: str | None,
@@ -127,18 +179,10 @@ def ensure_cluster(
     if spec.cluster.provider == "existing":
         return existing_target(spec, kubeconfig, context)
     from platformctl.drivers import kind as kind_driver
-    from platformctl.plan.lock import load_lock
 
     ctx = _check_kind_context(spec, context)
     path = kind_kubeconfig(spec, kubeconfig)
-    cfg = kind_driver.KindConfig(
-        name=spec.cluster.name,
-        node_image=spec.cluster.node_image or load_lock().kind.node_image,
-        listen_address=spec.cluster.listen_address,
-        http_port=spec.cluster.http_port,
-        https_port=spec.cluster.https_port,
-        registry_cache=_cache(spec),  # issue 11: containerd config_path for the registry caches
-    )
+    cfg = _kind_config(spec)
     step = "cluster"
     reporting.start(reporter, step, f"kind cluster {spec.cluster.name}")
     try:
@@ -153,5 +197,10 @@ def ensure_cluster(
     except BaseException as exc:
         reporting.fail(reporter, step, str(exc) or type(exc).__name__)
         raise
+    if not (kubeconfig or spec.cluster.kubeconfig):
+        from platformctl.drivers.kubeconfig import kubeconfig_chain, set_current_context
+
+        # With several $KUBECONFIG files the current-context lives in the first that sets one.
+        set_current_context(kubeconfig_chain(), ctx, fallback=path)
     reporting.finish(reporter, step, "created" if res.created else "reused (created earlier by platformctl)")
     return ClusterInfo("kind", str(path), ctx, name=spec.cluster.name, created=res.created)

@@ -229,6 +229,7 @@ def render(
     if out_dir is not None:
         _check_out_dir(out_dir)  # before rendering: a bad --out should fail in milliseconds
         names = [f"{i:02d}-{name}.yaml" for i, name in enumerate(the_plan.order, start=1)]
+        _check_out_entries(out_dir, names)  # before writing anything: no partial writes
         foreign = [n for n in names if _foreign(out_dir / n)] if not force else []
         if foreign:
             raise SafetyError(
@@ -347,6 +348,20 @@ def _check_out_dir(out_dir: Path) -> None:
             return
 
 
+def _check_out_entries(out_dir: Path, names: list[str]) -> None:
+    """Every path render would write or remove as stale must be a regular file (or absent): a
+    directory or special file named like an output is a UsageError before anything is written."""
+    if not out_dir.is_dir():
+        return
+    candidates = {out_dir / n for n in names} | set(out_dir.glob("[0-9][0-9]-*.yaml"))
+    for path in sorted(candidates):
+        if (path.exists() or path.is_symlink()) and not path.is_file():
+            raise UsageError(
+                f"--out {out_dir}: {path.name} is not a regular file (a directory?); "
+                "move it away or choose another --out"
+            )
+
+
 def _foreign(path: Path) -> bool:
     """An existing file that does not start with our header (someone else's)."""
     if not path.exists():
@@ -365,7 +380,10 @@ def _remove_stale(out_dir: Path, keep: set[str]) -> list[Path]:
     for path in sorted(out_dir.glob("[0-9][0-9]-*.yaml")):
         if path.name in keep:
             continue
-        with path.open(encoding="utf-8") as fh:
+        if not path.is_file():
+            continue
+        # errors="replace": a file that is not UTF-8 is not one of ours (it is left alone)
+        with path.open(encoding="utf-8", errors="replace") as fh:
             first = fh.readline()
         if first.startswith(HEADER_PREFIX):
             path.unlink()

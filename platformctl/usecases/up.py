@@ -67,10 +67,53 @@ class UpResult:
     actions: dict[str, dict[str, int]] = field(default_factory=dict)
     rendered_objects: int = 0
     prepull: PrepullReport | None = None  # issue 11: background pre-pull, when one ran
+    render_reason: str = ""  # render-only: why there was no cluster to dry-run against
 
     @property
     def changed(self) -> int:
         return sum(c["created"] + c["configured"] + c.get("not validated", 0) for c in self.actions.values())
+
+    def as_dict(self) -> dict[str, object]:
+        """``up -o json|yaml``: the mode, the cluster and per component its result, object actions and
+        timings (seconds; ``started`` relative to the start of the run)."""
+        data: dict[str, object] = {"mode": self.mode, "context": self.context, "server": self.server}
+        if self.run is None:
+            data.update(
+                ok=True,
+                reason=self.render_reason,
+                rendered_objects=self.rendered_objects,
+                components=[{"name": n, "status": "rendered"} for n in self.plan.order],
+            )
+            return data
+        run = self.run
+        data.update(
+            ok=run.ok,
+            changed=self.changed,
+            seconds=round(run.wall, 3),
+            components=[
+                {
+                    "name": name,
+                    "status": run.runs[name].status,
+                    "reason": run.runs[name].reason,
+                    "actions": dict(self.actions.get(name, {})),
+                    "started": None
+                    if run.runs[name].started is None
+                    else round((run.runs[name].started or 0.0) - run.started, 3),
+                    "seconds": round(run.runs[name].duration, 3),
+                    "steps": [
+                        {
+                            "name": st.name,
+                            "kind": st.kind,
+                            "seconds": round(st.duration, 3),
+                            "detail": st.detail,
+                        }
+                        for st in run.runs[name].steps
+                    ],
+                }
+                for name in run.order
+            ],
+        )
+        return data
 
 
 def default_connect(kubeconfig: str | None, context: str | None, reporter: Reporter) -> Engine:
@@ -238,21 +281,25 @@ def up(
     timeout = options.timeout or spec.timeouts.component
 
     if options.dry_run:
-        target = cluster_mod.reachable_target(spec, options.kubeconfig, options.context)
-        engine = None
-        if target is not None:
-            try:
-                engine = connect(target[0], target[1], rep)
-            except ClusterError as exc:
-                reporting.log(base, "cluster", f"{exc.message}; rendering only")
-        if engine is None:
+        # Every check `up` makes before changing anything, with `up`'s errors and exit codes; only a
+        # cluster that does not exist yet (and that `up` would create) leaves nothing to check against.
+        target, why = cluster_mod.dry_run_target(
+            spec,
+            options.kubeconfig,
+            options.context,
+            force=options.force,
+            allow_download=options.sources.allow_download,
+        )
+        if target is None:
             rendered = render(spec, plan=plan, sources=options.sources, reporter=rep, lock=lock)
             return UpResult(
                 plan=plan,
                 run=None,
                 mode="render-only",
                 rendered_objects=sum(len(c.objects) for c in rendered.components),
+                render_reason=why,
             )
+        engine = connect(target.kubeconfig, target.context, rep)
         info = None
         images = None
     else:

@@ -87,7 +87,7 @@ def test_timeline_bars_show_parallelism() -> None:
     assert timeline_bar(res.runs["c"], 0.0, 10.0, 10).plain == "·····█████"
     assert timeline_bar(res.runs["d"], 0.0, 10.0, 10).plain == "··········"
     c, buf = console(False)
-    c.print(summary_table(res))
+    c.print(summary_table(res, console_width=c.width))
     text = buf.getvalue()
     assert "timeline (0 → 10.0s)" in text and "dependency c failed" in text and "3 created" in text
 
@@ -127,7 +127,7 @@ def test_render_stdout_deterministic_and_out_dir(toys: Any, tmp_path: Path) -> N
 def test_dry_run_without_cluster_is_render_only(toys: Any, tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["up", "--dry-run"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    assert "no cluster reachable" in res.output and "nothing was changed" in res.output
+    assert "does not exist yet: `up` would create it" in res.output and "nothing was changed" in res.output
     calls = (tmp_path / "kind" / "calls.jsonl").read_text()
     assert '"create"' not in calls
 

@@ -102,7 +102,7 @@ def test_yaml_and_all_match_json() -> None:
 
 
 def test_table_shows_urls_and_digests() -> None:
-    r = run_main(["versions"], env={"COLUMNS": "400"})
+    r = run_main(["versions", "-o", "wide"], env={"COLUMNS": "400"})  # full digests: -o wide (issue 9)
     assert r.exit_code == 0, r.output
     lock = load_lock()
     assert lock.kind.node_image in r.stdout

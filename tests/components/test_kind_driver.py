@@ -275,7 +275,10 @@ def test_unreadable_kubeconfig_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_default_kubeconfig_path(tmp_path: Path) -> None:
+    # kubectl: new entries go to the first file that exists, else the last file of the list
     env = {"KUBECONFIG": os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b")])}
+    assert kc.default_kubeconfig_path(env) == tmp_path / "b"
+    (tmp_path / "a").write_text("apiVersion: v1\nkind: Config\n")
     assert kc.default_kubeconfig_path(env) == tmp_path / "a"
     assert kc.default_kubeconfig_path({}).name == "config"
 
