@@ -6,11 +6,12 @@ Values, each checked against the istio/istio charts (manifests/charts/...):
 - istiod ``global.proxy.autoInject: disabled`` — istio-discovery/templates/istiod-injector-configmap.yaml
   renders ``policy: {{ .Values.global.proxy.autoInject }}``. (The quick install's ``--set
   proxy.autoInject=disabled`` is a top-level key no template reads; ``global.proxy`` is the real one.)
-- istiod ``global.hub``/``global.tag`` from the lock (``image_hub``/``image_tag``): istio-discovery/templates/
-  deployment.yaml builds the pilot image from ``.Values.hub | default .Values.global.hub`` and the tag likewise,
-  and the injector ConfigMap carries the same global values, from which istiod fills in the gateway's
-  ``image: auto`` (gateway/templates/deployment.yaml). Charts packaged from the source tag default to
-  ``gcr.io/istio-testing``/``latest``; only the release pipeline rewrites them, so we always set them.
+- istiod ``global.hub``/``global.tag`` from the lock (``image_hub``/``image_tag``):
+  istio-discovery/templates/deployment.yaml builds the pilot image from ``.Values.hub | default
+  .Values.global.hub`` and the tag likewise, and the injector ConfigMap carries the same global
+  values, from which istiod fills in the gateway's ``image: auto`` (gateway/templates/deployment.yaml).
+  Charts packaged from the source tag default to ``gcr.io/istio-testing``/``latest``; only the release
+  pipeline rewrites them, so we always set them.
 - gateway: release ``istio-ingressgateway`` → labels ``app: istio-ingressgateway``/``istio: ingressgateway``
   (gateway/templates/_helpers.tpl gateway.selectorLabels: istio = name minus "istio-"), which net-istio's
   Gateways select. ``service.type`` and ``service.ports`` (gateway/values.yaml; service.yaml renders the

@@ -128,7 +128,7 @@ class ChartResolver:
         """Check an archive's sha256 against everything accepted for it (module docstring)."""
         if path.is_dir():
             if self.allow_unpinned:
-                reporting.log(self.reporter, f"chart {name}", f"unverified chart directory {path} ({ALLOW_FLAG})")
+                reporting.log(self.reporter, f"chart {name}", f"unverified directory {path} ({ALLOW_FLAG})")
                 return path
             raise IntegrityError(
                 f"{origin} {path}: an unpacked chart cannot be verified against a pinned sha256; "
@@ -147,7 +147,7 @@ class ChartResolver:
                 f"(`helm pull {pin.repo} {name} --version {pin.version}`) or re-create the bundle",
             )
         if self.allow_unpinned:
-            reporting.log(self.reporter, f"chart {name}", f"unpinned archive {path} sha256 {actual} ({ALLOW_FLAG})")
+            reporting.log(self.reporter, f"chart {name}", f"unpinned {path} sha256 {actual} ({ALLOW_FLAG})")
             return path
         raise IntegrityError(
             f"chart {path} is not pinned: sha256 {actual}, expected {expected}; "

@@ -1,4 +1,4 @@
-"""Fixtures for component/driver tests: real helm + the real chart archives, pinned upstream files, fake kind."""
+"""Fixtures for component/driver tests: real helm + real chart archives, pinned upstream files, fake kind."""
 
 from __future__ import annotations
 

@@ -93,7 +93,8 @@ def test_running_image_tag_wins_over_chart_label() -> None:
     # A chart packaged from Istio's source labels its objects 1.27.1 while its default image is
     # gcr.io/istio-testing/pilot:latest: status must report what runs, and flag the drift.
     istiod = ("Deployment", "istio-system", "istiod")
-    objs = {istiod: deployment("gcr.io/istio-testing/pilot:latest", 1, {"app.kubernetes.io/version": "1.27.1"})}
+    label = {"app.kubernetes.io/version": "1.27.1"}
+    objs = {istiod: deployment("gcr.io/istio-testing/pilot:latest", 1, label)}
     eng = StubEngine(objs, [])
     assert common.deployed_version(eng, *istiod) == "latest"  # type: ignore[arg-type]
     h = common.health(eng, "1.27.1", [istiod], version_of=istiod)  # type: ignore[arg-type]

@@ -1,8 +1,9 @@
 """up/down/status/render with the REAL components through the fake API server.
 
-Manifests come from PLATFORMCTL_UPSTREAM_DIR (verified against the lock), Helm charts from
-the real chart archives (<upstream>/charts, sha256-verified) rendered by the real helm binary. Provider ``existing`` uses the fake's kubeconfig;
-provider ``kind`` goes through tests/fakebin/kind, which hands out a kubeconfig for the fake.
+Manifests come from PLATFORMCTL_UPSTREAM_DIR (verified against the lock), Helm charts from the real
+chart archives (<upstream>/charts, sha256-verified), rendered by the real helm binary. Provider
+``existing`` uses the fake's kubeconfig; provider ``kind`` goes through tests/fakebin/kind, which
+hands out a kubeconfig for the fake.
 """
 
 from __future__ import annotations
