@@ -6,7 +6,14 @@ Resolution order for chart ``<name>`` of a ``ChartPin`` (manifests/lock.yaml), f
   3. cache: ``<cache>/charts/<sha256>/<name>-<version>.tgz``
   4. download: ``<repo>/<name>-<version>.tgz`` when the lock pins the published digest, else the URL and
      digest the repository's ``index.yaml`` lists for that version (the digest is then recorded in
-     ``<cache>/charts/index/<repo-hash>/<name>-<version>.sha256``, so later runs verify against it)
+     ``<cache>/charts/index/<repo-hash>/<name>-<version>.sha256``, so later runs verify against it).
+     With a mirror (``--mirror``/``PLATFORMCTL_MIRROR``), ``<mirror>/charts/<name>-<version>.tgz`` (the
+     bundle layout), verified against the pinned digest, else the mirror's ``charts/index.yaml``.
+
+A bundle made by ``platformctl bundle`` holds ``charts/<name>-<version>.tgz``; for an archive verified
+against the repository's index.yaml (no digest in the lock) it also holds ``<archive>.sha256`` with that
+digest, which ``up``/``bundle --verify`` check the archive against: that detects corruption, not a
+deliberate swap of both files (the pinned digests do; see manifests/lock.yaml).
 
 Accepted digests: the published archive's pin (``digests``), a known source packaging
 (``packaged_digests``), or a digest recorded from the repository's index.yaml at download time. A
@@ -47,6 +54,15 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def read_record(path: Path) -> str | None:
+    """A recorded sha256 (one hex line), or None when absent or malformed."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else None
+
+
 def index_digest(index_text: str, name: str, version: str, repo: str) -> tuple[str, str]:
     """(archive URL, sha256) of ``name`` ``version`` in a Helm repository's index.yaml.
 
@@ -84,6 +100,7 @@ class ChartResolver:
         allow_unpinned: bool = False,
         reporter: Reporter | None = None,
         downloader: Any = None,
+        mirror: str | None = None,
     ) -> None:
         self.charts_dir = charts_dir
         self.bundle_dir = bundle_dir
@@ -92,6 +109,7 @@ class ChartResolver:
         self.allow_unpinned = allow_unpinned
         self.reporter = reporter or NullReporter()
         self._downloader = downloader
+        self.mirror = mirror.rstrip("/") if mirror else None
         self._lock = threading.Lock()
 
     # -- locations ---------------------------------------------------------------------------------
@@ -109,18 +127,22 @@ class ChartResolver:
 
     def recorded_digest(self, pin: ChartPin, name: str) -> str | None:
         """The digest the repository's index.yaml listed when this chart was last downloaded."""
-        try:
-            text = self._record_path(pin, name).read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError):
-            return None
-        return text if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else None
+        return read_record(self._record_path(pin, name))
 
-    def accepted(self, pin: ChartPin, name: str) -> dict[str, str]:
-        """digest -> what it is, for every archive of ``name`` we may use."""
+    def bundle_record(self, pin: ChartPin, name: str) -> str | None:
+        """The index.yaml digest a bundle recorded beside an archive the lock has no digest for."""
+        bundled = self.bundle_path(pin, name)
+        return read_record(bundled.with_name(bundled.name + ".sha256")) if bundled is not None else None
+
+    def accepted(self, pin: ChartPin, name: str, *, bundle: bool = False) -> dict[str, str]:
+        """digest -> what it is, for every archive of ``name`` we may use (``bundle``: a bundle copy)."""
         known = pin.known_digests(name)
         recorded = self.recorded_digest(pin, name)
         if recorded and recorded not in known:
             known[recorded] = "digest from the repository's index.yaml, recorded at download"
+        in_bundle = self.bundle_record(pin, name) if bundle and name not in pin.digests else None
+        if in_bundle and in_bundle not in known:
+            known[in_bundle] = "index.yaml digest recorded in the bundle"
         return known
 
     # -- verification ------------------------------------------------------------------------------
@@ -135,7 +157,7 @@ class ChartResolver:
                 f"use the archive ({archive_name(name, pin.version)}) or pass {ALLOW_FLAG}"
             )
         actual = _sha256(path)
-        known = self.accepted(pin, name)
+        known = self.accepted(pin, name, bundle=origin == "bundle")
         if actual in known:
             return path
         expected = ", ".join(f"{d} ({what})" for d, what in known.items()) or "none pinned"
@@ -226,13 +248,15 @@ class ChartResolver:
                 "pass --manifests-dir DIR, or --charts-dir with the archives",
             )
         downloader = self._get_downloader()
-        if name in pin.digests:
-            url, digest = f"{pin.repo.rstrip('/')}/{fname}", pin.digests[name]
+        base = f"{self.mirror}/charts" if self.mirror else pin.repo.rstrip("/")
+        pinned = pin.digests.get(name) or (pin.packaged_digests.get(name) if self.mirror else None)
+        if pinned:
+            url, digest = f"{base}/{fname}", pinned
         else:
             index = downloader.fetch_text(
-                f"{pin.repo.rstrip('/')}/index.yaml", what=f"{pin.repo} index.yaml", max_bytes=INDEX_MAX_BYTES
+                f"{base}/index.yaml", what=f"{base} index.yaml", max_bytes=INDEX_MAX_BYTES
             )
-            url, digest = index_digest(index, name, pin.version, pin.repo)
+            url, digest = index_digest(index, name, pin.version, base)
         dest = self.cache_path(digest, name, pin.version)
         downloader.download(url, dest, sha256=digest, what=f"chart {fname}")
         if name not in pin.digests and digest not in pin.known_digests(name):

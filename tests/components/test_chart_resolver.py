@@ -205,3 +205,19 @@ def test_index_digest_parsing() -> None:
         index_digest(text, "base", "1.26.0", "https://r")
     with pytest.raises(SourceError, match="no sha256"):
         index_digest(index_yaml("base", "1.27.1", "nope", "u").decode(), "base", "1.27.1", "https://r")
+
+
+def test_bundle_sidecar_digest_accepted_only_for_charts_without_a_published_pin(tmp_path: Path) -> None:
+    """`platformctl bundle` keeps the index.yaml digest of an unpinned archive in <archive>.sha256."""
+    bundle = tmp_path / "bundle" / "charts"
+    other = tampered_copy(real_charts_dir() / "istiod-1.27.1.tgz", bundle)
+    r = ChartResolver(bundle_dir=bundle.parent, cache_dir=tmp_path / "cache", allow_download=False)
+    with pytest.raises(IntegrityError, match="not pinned"):
+        r.resolve(pin_of("istio"), "istiod")
+    (bundle / "istiod-1.27.1.tgz.sha256").write_text(sha(other) + "\n")
+    assert r.resolve(pin_of("istio"), "istiod") == other
+    # Dapr's published digest is pinned: a sidecar can never override it.
+    dapr = tampered_copy(real_charts_dir() / "dapr-1.15.14.tgz", bundle)
+    (bundle / "dapr-1.15.14.tgz.sha256").write_text(sha(dapr) + "\n")
+    with pytest.raises(IntegrityError, match="sha256 mismatch"):
+        r.resolve(pin_of("dapr"), "dapr")
