@@ -64,8 +64,8 @@ class ConferenceDouble:
         if path == "/api/c4p/proposals/":
             return 200, "application/json", json.dumps([])
         if path == "/api/c4p/service-info":
-            info = {"name": "C4P", "version": "2.0.0", "eventsEnabled": self.events_enabled}
-            return 200, "application/json", json.dumps(info)
+            c4p: dict[str, object] = {"name": "C4P", "version": "2.0.0", "eventsEnabled": self.events_enabled}
+            return 200, "application/json", json.dumps(c4p)
         return 404, "text/plain", "not found\n"
 
 
