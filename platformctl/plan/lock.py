@@ -87,8 +87,17 @@ class KindLock(_Strict):
     node_image: str
 
 
+class KubernetesRange(_Strict):
+    """The Kubernetes minors every pinned component supports (``up``'s preflight checks the server)."""
+
+    min: str = Field(pattern=r"^v1\.\d+$")  # oldest supported minor: an older server is refused
+    max: str = Field(pattern=r"^v1\.\d+$")  # newest minor known to work: a newer one only warns
+    source: str  # where each bound comes from
+
+
 class KubernetesLock(_Strict):
     version: str
+    supported: KubernetesRange | None = None
 
 
 class VersionLock(_Strict):

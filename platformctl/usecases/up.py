@@ -48,6 +48,7 @@ class UpOptions:
     context: str | None = None  # global --context
     max_workers: int | None = None
     step_hook: StepHook | None = None
+    skip_preflight: bool = False  # --skip-preflight (experts): see usecases/preflight.py
 
 
 @dataclass
@@ -249,6 +250,21 @@ def up(
             )
         info = None
     else:
+        if not options.skip_preflight:
+            from platformctl.usecases.preflight import run_for_up
+
+            ctx = make_render_context(spec, options.sources, rep, lock)
+            run_for_up(
+                spec,
+                plan,
+                options.sources,
+                ctx.lock,
+                kubeconfig=options.kubeconfig,
+                context=options.context,
+                connect=connect,
+                reporter=base,
+                ctx=ctx,
+            )
         info = cluster_mod.ensure_cluster(
             spec,
             options.kubeconfig,
@@ -259,7 +275,8 @@ def up(
         )
         engine = connect(info.kubeconfig, info.context, rep)
 
-    ctx = make_render_context(spec, options.sources, rep, lock)
+    if options.dry_run or options.skip_preflight:
+        ctx = make_render_context(spec, options.sources, rep, lock)  # else preflight's (renders reused)
     check_external(plan, engine, ctx)
     actions: dict[str, dict[str, int]] = {}
     result = UpResult(

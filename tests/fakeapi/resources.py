@@ -122,6 +122,8 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         status=True,
     ),
     _b("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",)),
+    _b("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",)),
+    _b("", "v1", "nodes", "Node", False, ("no",), status=True),
     _b("coordination.k8s.io", "v1", "leases", "Lease", True),
     _b("apiregistration.k8s.io", "v1", "apiservices", "APIService", False, status=True),
 )
