@@ -91,6 +91,13 @@ def up(
         bool, typer.Option("--force-conflicts", help="Take over fields owned by other field managers.")
     ] = False,
     no_download: NoDownloadOption = False,
+    skip_preflight: Annotated[
+        bool,
+        typer.Option(
+            "--skip-preflight",
+            help="Do not check sources, Docker/ports or the cluster before starting (experts only).",
+        ),
+    ] = False,
     sets: SetOption = None,
 ) -> None:
     """Create (or reuse) the cluster and install every enabled component; safe to re-run (resumes)."""
@@ -109,6 +116,7 @@ def up(
         dry_run=dry_run,
         force=force,
         force_conflicts=force_conflicts,
+        skip_preflight=skip_preflight,
         sources=_sources(manifests_dir, charts_dir, no_download, allow_unpinned_charts),
         kubeconfig=g.kubeconfig,
         context=g.context,

@@ -461,3 +461,30 @@ def run_for_up(
     report(reporter, results)
     rep.raise_for_failures()
     return rep
+
+
+def cluster_doctor(
+    spec: PlatformSpec,
+    kubeconfig: str | None,
+    context: str | None,
+    lock: VersionLock,
+    *,
+    connect: Callable[[str | None, str | None, Reporter], Engine] | None = None,
+) -> list[CheckResult]:
+    """``doctor --context X``: the existing-cluster checks against that context (no render, no sizing)."""
+    from platformctl.errors import ClusterError, ConfigError
+
+    def default_connect(kc: str | None, ctx: str | None, rep: Reporter) -> Engine:
+        from platformctl.drivers.kube.engine import Engine
+
+        return Engine.connect(kc, ctx, reporter=rep)
+
+    try:
+        engine = (connect or default_connect)(kubeconfig, context, reporting.NullReporter())
+    except ConfigError:
+        raise  # an unknown context is bad input (exit 2), not a failing check
+    except ClusterError as exc:
+        return [
+            CheckResult("api", "fail", exc.message, exc.hint or "check the context's server and credentials")
+        ]
+    return cluster_checks(engine, spec, None, lock)
