@@ -4,7 +4,9 @@ Counted: every container of Deployments, StatefulSets and ReplicaSets times thei
 ``replicas``, e.g. Istio's HPA-managed Deployments: the HPA's ``minReplicas``, else 1), DaemonSets once
 per node, Knative Services times their ``autoscaling.knative.dev/min-scale`` (default 0: nothing runs
 until a request), Jobs once. Not counted, because the render does not contain them: sidecars injected
-at admission (Dapr's daprd, Istio's proxy in the gateway) and Knative's queue-proxy. Init containers
+at admission (Dapr's daprd, Istio's proxy in the gateway), Knative's queue-proxy, and pods controllers
+create from custom resources (the iris InferenceService's predictor gets KServe's resource defaults
+from its ``inferenceservice-config``). Init containers
 run before the others, so a pod's request is the larger of its containers' sum and its largest init
 container (the Kubernetes rule for effective requests).
 
@@ -161,7 +163,9 @@ class Fit:
 
 def fit(sizing: Sizing, *, cpu: float | None, memory: float | None, where: str) -> Fit:
     """Whether the requests fit ``cpu`` cores and ``memory`` bytes (None: unknown, not judged)."""
-    have = f"{where} offers {cpu if cpu is not None else '?'} CPU, {gib(memory) if memory else '? GiB'}"
+    have = (
+        f"{where} offers {f'{cpu:g}' if cpu is not None else '?'} CPU, {gib(memory) if memory else '? GiB'}"
+    )
     short: list[str] = []
     if cpu is not None and sizing.total.cpu > cpu:
         short.append(f"CPU {sizing.total.cpu:.2f} > {cpu:g}")

@@ -27,6 +27,7 @@ from platformctl.usecases.up import UpOptions, UpResult, up
 from tests.fakeapi import FakeApiServer
 from tests.support.binaries import real_binary
 from tests.support.charts import real_charts_dir
+from tests.support.fake_docker import fake_docker
 
 pytestmark = pytest.mark.slow
 
@@ -313,7 +314,10 @@ def kind_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_api: FakeApiS
     monkeypatch.setenv("FAKE_KIND_KUBECONFIG", str(kc))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kube" / "config"))
-    yield state
+    # Preflight talks to Docker: a stand-in whose "kind node" publishes 80/443, whatever the host runs.
+    with fake_docker(published={80: "platform-control-plane", 443: "platform-control-plane"}) as docker:
+        monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{docker.port}")
+        yield state
 
 
 def _kind_calls(state: Path) -> list[dict[str, Any]]:
