@@ -100,7 +100,10 @@ def bundle(
         output.OutputFormat.table
     ),
 ) -> None:
-    """Download every pinned manifest and chart archive into DIR (verified), or check DIR with --verify."""
+    """Download every pinned manifest into DIR (verified), or check DIR with --verify.
+
+    The bundle also holds every pinned Helm chart archive (charts/<chart>-<version>.tgz).
+    """
     from platformctl.errors import IntegrityError
     from platformctl.usecases.bundle import create_bundle, verify_bundle
 
