@@ -192,7 +192,13 @@ def check_sources(
 
 
 # -- 2. kind ------------------------------------------------------------------------------------------
-def kind_checks(spec: PlatformSpec, probes: DoctorProbes, sizing: Sizing | None) -> list[CheckResult]:
+SizingSource = Callable[[], "Sizing | None"]
+
+
+def kind_checks(
+    spec: PlatformSpec, probes: DoctorProbes, sizing_of: SizingSource | None
+) -> list[CheckResult]:
+    """Docker and the host ports; then, only when those pass, the sizing (it costs a render)."""
     from platformctl.usecases.sizing import fit
 
     results, info, client = check_docker(probes)
@@ -204,6 +210,9 @@ def kind_checks(spec: PlatformSpec, probes: DoctorProbes, sizing: Sizing | None)
     except PlatformError:
         containers = None
     out.extend(check_ports(spec, probes, containers))
+    if any(r.verdict == "fail" for r in out):
+        return out
+    sizing = sizing_of() if sizing_of is not None else None
     if sizing is not None and info is not None:
         mem, cpus = info.get("MemTotal"), info.get("NCPU")
         f = fit(
@@ -381,9 +390,14 @@ def check_allocatable(engine: Engine, sizing: Sizing) -> CheckResult:
 
 
 def cluster_checks(
-    engine: Engine, spec: PlatformSpec, plan: Plan | None, lock: VersionLock, sizing: Sizing | None = None
+    engine: Engine,
+    spec: PlatformSpec,
+    plan: Plan | None,
+    lock: VersionLock,
+    sizing_of: SizingSource | None = None,
 ) -> list[CheckResult]:
-    """The existing-cluster checks; each API failure becomes that check's verdict, not an exception."""
+    """The existing-cluster checks; each API failure becomes that check's verdict, not an exception.
+    Sizing (it costs a render) runs only when the others found nothing failing."""
     from platformctl.plan.dag import build_plan
 
     the_plan = plan or build_plan(spec)
@@ -394,13 +408,17 @@ def cluster_checks(
         ("permissions", lambda: check_permissions(engine)),
         ("load-balancer", lambda: check_load_balancer(engine)),
     ]
-    if sizing is not None:
-        checks.append(("sizing", lambda: check_allocatable(engine, sizing)))
     for name, fn in checks:
         try:
             out.append(fn())
         except PlatformError as exc:
             out.append(CheckResult(name, "warn", f"could not check: {exc.message}"))
+    sizing = sizing_of() if sizing_of is not None and not any(r.verdict == "fail" for r in out) else None
+    if sizing is not None:
+        try:
+            out.append(check_allocatable(engine, sizing))
+        except PlatformError as exc:
+            out.append(CheckResult("sizing", "warn", f"could not check: {exc.message}"))
     return out
 
 
@@ -447,16 +465,19 @@ def run_for_up(
     rep.checks.append(check_sources(plan, spec, sources, lock))
     report(reporter, rep.checks)
     rep.raise_for_failures()  # nothing is downloaded before this
-    sizing: Sizing | None = None
-    try:
-        sizing = render_sizing(plan, ctx)
-    except PlatformError as exc:  # the run reports a render failure with its component; do not mask it
-        reporting.log(reporter, "preflight", f"sizing skipped: {exc.message}")
+
+    def sizing_of() -> Sizing | None:
+        try:
+            return render_sizing(plan, ctx)
+        except PlatformError as exc:  # the run reports a render failure with its component: not masked
+            reporting.log(reporter, "preflight", f"sizing skipped: {exc.message}")
+            return None
+
     if spec.cluster.provider == "kind":
-        results = kind_checks(spec, probes or DoctorProbes(), sizing)
+        results = kind_checks(spec, probes or DoctorProbes(), sizing_of)
     else:
         engine = connect(kubeconfig, context, reporter)  # API unreachable: ClusterError (exit 4) here
-        results = cluster_checks(engine, spec, plan, lock, sizing)
+        results = cluster_checks(engine, spec, plan, lock, sizing_of)
     rep.checks.extend(results)
     report(reporter, results)
     rep.raise_for_failures()
