@@ -1,4 +1,5 @@
-"""`platformctl bundle DIR [--verify]`: create or check an offline bundle of every pinned manifest."""
+"""`platformctl bundle DIR [--verify]`: create or check an offline bundle of every pinned manifest and
+Helm chart archive."""
 
 from __future__ import annotations
 
@@ -70,7 +71,10 @@ def _table(report: BundleReport, wide: bool = False) -> RenderableType:
 def bundle(
     ctx: typer.Context,
     directory: Annotated[
-        Path, typer.Argument(help="Bundle directory (layout <component>/<version>/<file>).")
+        Path,
+        typer.Argument(
+            help="Bundle directory (layout <component>/<version>/<file>, charts/<chart>-<v>.tgz)."
+        ),
     ],
     verify: Annotated[
         bool, typer.Option("--verify", help="Check an existing bundle instead of creating one.")
@@ -87,7 +91,8 @@ def bundle(
         typer.Option(
             "--mirror",
             envvar="PLATFORMCTL_MIRROR",
-            help="Download from <URL>/<component>/<version>/<file> instead of the upstream URLs.",
+            help="Download from <URL>/<component>/<version>/<file> (charts: <URL>/charts/<archive>) "
+            "instead of the upstream URLs.",
         ),
     ] = None,
     cache_dir: Annotated[
@@ -115,7 +120,10 @@ def bundle(
     ] = None,
     sets: SetOption = None,
 ) -> None:
-    """Download every pinned manifest into DIR (verified), or check DIR with --verify."""
+    """Download every pinned manifest into DIR (verified), or check DIR with --verify.
+
+    The bundle also holds every pinned Helm chart archive (charts/<chart>-<version>.tgz).
+    """
     from platformctl.errors import IntegrityError
     from platformctl.usecases.bundle import create_bundle, verify_bundle
 

@@ -1,4 +1,5 @@
-"""`platformctl doctor`: host checks before `up` (Docker, resources, tools, ports, DNS, inotify, arch)."""
+"""`platformctl doctor`: host checks before `up` (Docker, resources, tools, ports, DNS, inotify, arch);
+with ``--context X`` also the existing-cluster checks `up` runs as preflight (usecases/preflight.py)."""
 
 from __future__ import annotations
 
@@ -40,18 +41,35 @@ def doctor(
     cache_dir: Annotated[
         Path | None, typer.Option("--cache-dir", envvar="PLATFORMCTL_CACHE_DIR", help="Download cache.")
     ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context",
+            help="Also check this kubeconfig context as an existing cluster: API, version range, default "
+            "StorageClass, permissions, LoadBalancer.",
+        ),
+    ] = None,
 ) -> None:
     """Check this machine for the platform: one verdict and one fix per check; exit 1 if any fails."""
+    from platformctl.cli.state import global_options
     from platformctl.drivers.tools import ToolResolver
     from platformctl.errors import CheckFailed
     from platformctl.plan.lock import load_lock
     from platformctl.usecases.doctor import DoctorProbes, exit_verdict, run_doctor
+    from platformctl.usecases.preflight import cluster_doctor
 
     output.reset_consoles()
     spec = load_spec_from_ctx(ctx, sets=set_)
     lock = load_lock()
     probes = DoctorProbes(tools=ToolResolver(lock, cache_dir=cache_dir, allow_download=not no_download))
+    g = global_options(ctx)
+    the_context = context or g.context
+    if the_context is not None:
+        # An existing cluster: Docker and host ports are kind's needs, not this cluster's.
+        spec = spec.model_copy(update={"cluster": spec.cluster.model_copy(update={"provider": "existing"})})
     results = run_doctor(spec, lock=lock, probes=probes)
+    if the_context is not None:
+        results += cluster_doctor(spec, g.kubeconfig, the_context, lock)
     output.emit_data(
         {"verdict": exit_verdict(results), "checks": [r.to_dict() for r in results]},
         fmt,

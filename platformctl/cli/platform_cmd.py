@@ -57,7 +57,15 @@ ManifestsDirOption = Annotated[
 ChartsDirOption = Annotated[
     Path | None,
     typer.Option(
-        "--charts-dir", help="Local Helm charts (<chart>/ or <chart>-<version>.tgz) instead of repos."
+        "--charts-dir",
+        help="Local Helm chart archives (<chart>-<version>.tgz), sha256-verified against the lock.",
+    ),
+]
+AllowUnpinnedOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unpinned-charts",
+        help="Use chart archives or unpacked charts that match no pinned digest (experts only).",
     ),
 ]
 NoDownloadOption = Annotated[
@@ -65,7 +73,9 @@ NoDownloadOption = Annotated[
 ]
 
 
-def _sources(manifests_dir: Path | None, charts_dir: Path | None, no_download: bool) -> SourceOptions:
+def _sources(
+    manifests_dir: Path | None, charts_dir: Path | None, no_download: bool, allow_unpinned: bool = False
+) -> SourceOptions:
     from platformctl.errors import UsageError
     from platformctl.usecases.render import SourceOptions
 
@@ -74,7 +84,12 @@ def _sources(manifests_dir: Path | None, charts_dir: Path | None, no_download: b
             f"--charts-dir {charts_dir}: not a directory; pass a directory of charts "
             "(<chart>/ or <chart>-<version>.tgz) or leave the flag out to use the pinned repos"
         )
-    return SourceOptions(manifests_dir=manifests_dir, charts_dir=charts_dir, allow_download=not no_download)
+    return SourceOptions(
+        manifests_dir=manifests_dir,
+        charts_dir=charts_dir,
+        allow_download=not no_download,
+        allow_unpinned_charts=allow_unpinned,
+    )
 
 
 def up(
@@ -98,6 +113,7 @@ def up(
     ] = False,
     manifests_dir: ManifestsDirOption = None,
     charts_dir: ChartsDirOption = None,
+    allow_unpinned_charts: AllowUnpinnedOption = False,
     force: Annotated[
         bool, typer.Option("--force", help="Replace a same-named kind cluster platformctl did not create.")
     ] = False,
@@ -105,6 +121,13 @@ def up(
         bool, typer.Option("--force-conflicts", help="Take over fields owned by other field managers.")
     ] = False,
     no_download: NoDownloadOption = False,
+    skip_preflight: Annotated[
+        bool,
+        typer.Option(
+            "--skip-preflight",
+            help="Do not check sources, Docker/ports or the cluster before starting (experts only).",
+        ),
+    ] = False,
     sets: SetOption = None,
     prepull: Annotated[
         bool | None,
@@ -141,7 +164,8 @@ def up(
         dry_run=dry_run,
         force=force,
         force_conflicts=force_conflicts,
-        sources=_sources(manifests_dir, charts_dir, no_download),
+        skip_preflight=skip_preflight,
+        sources=_sources(manifests_dir, charts_dir, no_download, allow_unpinned_charts),
         kubeconfig=g.kubeconfig,
         context=g.context,
         prepull=prepull,
@@ -367,6 +391,7 @@ def render(
     skip: SkipOption = None,
     manifests_dir: ManifestsDirOption = None,
     charts_dir: ChartsDirOption = None,
+    allow_unpinned_charts: AllowUnpinnedOption = False,
     no_download: NoDownloadOption = False,
     validate: Annotated[
         bool,
@@ -410,7 +435,7 @@ def render(
         spec,
         only=split_names(only),
         skip=split_names(skip),
-        sources=_sources(manifests_dir, charts_dir, no_download),
+        sources=_sources(manifests_dir, charts_dir, no_download, allow_unpinned_charts),
         out_dir=out,
         validate=validate,
         force=force,

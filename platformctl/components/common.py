@@ -223,20 +223,31 @@ def endpoints_problem(engine: Engine, ns: str, service: str) -> str | None:
     return f"service {ns}/{service} has no ready endpoints"
 
 
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference (``repo[:port]/name:tag[@digest]``), or None when it has none."""
+    ref = image.split("@", 1)[0]
+    repo, sep, tag = ref.rpartition(":")
+    return tag if sep and repo and "/" not in tag and tag else None
+
+
 def deployed_version(engine: Engine, kind: str, ns: str, name: str) -> str | None:
-    """The version a workload runs: its app.kubernetes.io/version label, else its first image's tag."""
+    """The version a workload runs: its main container's image tag, else its app.kubernetes.io/version.
+
+    The main container is the one named like the workload, else the first. The image tag is what
+    actually runs; a chart's version label says only which chart rendered the object (a chart packaged
+    from source labels 1.27.1 while its default images are ``latest``). Digest-only images (Knative's)
+    have no tag, so the label is the fallback.
+    """
     obj = engine.get("apps/v1", kind, name, ns)
     if obj is None:
         return None
-    label = ((obj.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/version")
-    if label:
-        return str(label)
     containers = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
-    if not containers:
-        return None
-    image = str(containers[0].get("image", "")).split("@", 1)[0]
-    repo, sep, tag = image.rpartition(":")
-    return tag if sep and "/" not in tag and repo else None
+    main = next((c for c in containers if c.get("name") == name), containers[0] if containers else None)
+    tag = image_tag(str(main.get("image", ""))) if isinstance(main, dict) else None
+    if tag:
+        return tag
+    label = ((obj.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/version")
+    return str(label) if label else None
 
 
 def health(

@@ -42,10 +42,19 @@ SERVICES: tuple[str, ...] = ("frontend", "agenda-service", "c4p-service", "notif
 
 
 def service_values(namespace: str) -> list[dict[str, Any]]:
-    """Per-service template values: env names and values of design.md §5."""
+    """Per-service template values: env names and values of design.md §5.
+
+    ``FLAGD_HOST`` goes to all four services: agenda-service, c4p-service and notifications-service read
+    it too, with a default of ``flagd.default.svc.cluster.local`` (salaboy/platforms-on-k8s@v2.0.0
+    conference-application/<service>/*.go: ``getEnv("FLAGD_HOST", "flagd.default.svc.cluster.local")``),
+    so outside ``default`` their flag evaluation would fail and they would publish no events.
+    """
 
     def url(svc: str) -> str:
         return f"http://{svc}.{namespace}.svc.cluster.local"
+
+    # The OpenFeature flagd provider's host variable (the port defaults to 8013).
+    flagd = {"name": "FLAGD_HOST", "value": f"flagd.{namespace}.svc.cluster.local"}
 
     return [
         {
@@ -57,8 +66,7 @@ def service_values(namespace: str) -> list[dict[str, Any]]:
                 {"name": "C4P_SERVICE_URL", "value": url("c4p-service")},
                 {"name": "NOTIFICATIONS_SERVICE_URL", "value": url("notifications-service")},
                 {"name": "PUBSUB_NAME", "value": PUBSUB_NAME},
-                # FLAGD_HOST: the OpenFeature flagd provider's host variable (port defaults to 8013).
-                {"name": "FLAGD_HOST", "value": f"flagd.{namespace}.svc.cluster.local"},
+                flagd,
             ],
             "secret_env": [],
         },
@@ -69,6 +77,7 @@ def service_values(namespace: str) -> list[dict[str, Any]]:
             "env": [
                 {"name": "STATESTORE_NAME", "value": STATESTORE_NAME},
                 {"name": "PUBSUB_NAME", "value": PUBSUB_NAME},
+                flagd,
             ],
             "secret_env": [],
         },
@@ -82,6 +91,7 @@ def service_values(namespace: str) -> list[dict[str, Any]]:
                 {"name": "AGENDA_SERVICE_URL", "value": url("agenda-service")},
                 {"name": "NOTIFICATIONS_SERVICE_URL", "value": url("notifications-service")},
                 {"name": "PUBSUB_NAME", "value": PUBSUB_NAME},
+                flagd,
             ],
             "secret_env": [{"name": "POSTGRES_PASSWORD", "secret": "postgresql", "key": "postgres-password"}],
         },
@@ -89,7 +99,7 @@ def service_values(namespace: str) -> list[dict[str, Any]]:
             "name": "notifications-service",
             "image": APP_IMAGES["notifications-service"],
             "min_scale": "1",
-            "env": [{"name": "PUBSUB_NAME", "value": PUBSUB_NAME}],
+            "env": [{"name": "PUBSUB_NAME", "value": PUBSUB_NAME}, flagd],
             "secret_env": [],
         },
     ]

@@ -6,6 +6,12 @@ Values, each checked against the istio/istio charts (manifests/charts/...):
 - istiod ``global.proxy.autoInject: disabled`` — istio-discovery/templates/istiod-injector-configmap.yaml
   renders ``policy: {{ .Values.global.proxy.autoInject }}``. (The quick install's ``--set
   proxy.autoInject=disabled`` is a top-level key no template reads; ``global.proxy`` is the real one.)
+- istiod ``global.hub``/``global.tag`` from the lock (``image_hub``/``image_tag``):
+  istio-discovery/templates/deployment.yaml builds the pilot image from ``.Values.hub | default
+  .Values.global.hub`` and the tag likewise, and the injector ConfigMap carries the same global
+  values, from which istiod fills in the gateway's ``image: auto`` (gateway/templates/deployment.yaml).
+  Charts packaged from the source tag default to ``gcr.io/istio-testing``/``latest``; only the release
+  pipeline rewrites them, so we always set them.
 - gateway: release ``istio-ingressgateway`` → labels ``app: istio-ingressgateway``/``istio: ingressgateway``
   (gateway/templates/_helpers.tpl gateway.selectorLabels: istio = name minus "istio-"), which net-istio's
   Gateways select. ``service.type`` and ``service.ports`` (gateway/values.yaml; service.yaml renders the
@@ -25,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from platformctl.components import common
 from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Step
+from platformctl.errors import SourceError
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
@@ -40,8 +47,20 @@ def base_values() -> dict[str, Any]:
     return {"defaultRevision": "default"}
 
 
-def istiod_values() -> dict[str, Any]:
-    return {"global": {"proxy": {"autoInject": "disabled"}}}
+def istiod_values(hub: str, tag: str) -> dict[str, Any]:
+    return {"global": {"hub": hub, "tag": tag, "proxy": {"autoInject": "disabled"}}}
+
+
+def image_pin(ctx: RenderContext) -> tuple[str, str]:
+    """(hub, tag) of Istio's released images, from the lock's chart pin."""
+    _, rel = ctx.lock.release(NAME, ctx.spec.components[NAME].version)
+    charts = rel.charts
+    if charts is None or not charts.image_hub or not charts.image_tag:
+        raise SourceError(
+            f"manifests/lock.yaml: components.{NAME}.versions.{common.pinned_version(ctx, NAME)}.charts "
+            "needs image_hub and image_tag (the released images' registry and tag)"
+        )
+    return charts.image_hub, charts.image_tag
 
 
 def gateway_values(provider: str) -> dict[str, Any]:
@@ -77,7 +96,7 @@ def render_base(ctx: RenderContext) -> list[KubeObject]:
 
 
 def render_istiod(ctx: RenderContext) -> list[KubeObject]:
-    objs = common.render_helm(ctx, NAME, "istiod", "istiod", NAMESPACE, istiod_values())
+    objs = common.render_helm(ctx, NAME, "istiod", "istiod", NAMESPACE, istiod_values(*image_pin(ctx)))
     # Chart CRDs (if any) were applied with base from the pinned file.
     return _finish([o for o in objs if o.get("kind") != "CustomResourceDefinition"])
 

@@ -4,18 +4,17 @@ Charts are rendered, never installed: the engine applies the objects with server
 other manifest (design.md §3). pyhelm3 is asyncio; this module is the one place that bridges it, with
 ``asyncio.run`` per render (components run in worker threads, each with its own event loop).
 
-Chart source: the pinned repo at the pinned version, or a local chart directory (``--charts-dir``):
-``<chart_dir>/<chart>`` (an unpacked chart) or ``<chart_dir>/<chart>-<version>.tgz`` (``helm pull``
-output) is used instead of the repo, for air-gapped machines and tests. A local chart's version must
-equal the pinned version, so a stale directory cannot silently replace the pinned chart.
+Chart source: every command passes ``chart_path``, an archive drivers/charts.py ``ChartResolver`` has
+sha256-verified (from ``--charts-dir``, a bundle's ``charts/``, the cache or a verified download).
+``chart_dir`` (``<chart_dir>/<chart>`` unpacked or ``<chart_dir>/<chart>-<version>.tgz``, version equal
+to the pin) is the unverified lookup driver tests use.
 
 Render cache: ``helm template`` costs 0.15-0.3 s per chart, most of a no-op ``up``. Rendered objects of a
 local chart are kept in ``<cache>/helm/<digest>.json`` (same base dir as drivers/sources.py), keyed by a
 digest of everything that affects the output (``_cache_key``): the chart's bytes (every file's relative
 path and content for a directory, since charts are edited in place and their version would not change;
 the archive's sha256 for a .tgz), canonical JSON values, release, namespace, the helm version, the render
-flags and ``CACHE_FORMAT``. Repo charts are not cached: the lock pins no digest for their archives, so
-their content cannot be identified before helm fetches them. PLATFORMCTL_NO_CACHE=1 disables the cache.
+flags and ``CACHE_FORMAT``. PLATFORMCTL_NO_CACHE=1 disables the cache.
 """
 
 from __future__ import annotations
@@ -292,15 +291,22 @@ def render_chart(
     chart_dir: Path | None = None,
     helm_binary: Path | None = None,
     cache_dir: Path | None = None,
+    chart_path: Path | None = None,
 ) -> list[KubeObject]:
-    """Render ``chart`` (pinned ``repo``/``version``, or from ``chart_dir``) to objects, in helm's order.
+    """Render ``chart`` to objects, in helm's order.
 
-    Local charts are served from the render cache when nothing that affects the output changed
-    (module docstring); ``cache_dir`` defaults to the sources cache dir.
+    ``chart_path``: an archive (or directory) already verified by drivers/charts.py ``ChartResolver``,
+    which is how every command gets its charts. ``chart_dir``: a directory to look the chart up in,
+    unverified (driver tests). Without either, helm fetches ``repo``/``version`` itself (unverified:
+    no command uses that path). Local charts are served from the render cache when nothing that
+    affects the output changed (module docstring); ``cache_dir`` defaults to the sources cache dir.
     """
     executable = find_helm(helm_binary)
     chart_ref: Path | str
-    if chart_dir is not None:
+    if chart_path is not None:
+        chart_ref, use_repo, use_version = chart_path, None, None
+        where = str(chart_path)
+    elif chart_dir is not None:
         chart_ref, use_repo, use_version = local_chart(chart_dir, chart, version), None, None
         where = str(chart_ref)
     else:

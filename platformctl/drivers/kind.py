@@ -45,6 +45,25 @@ _IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]
 LineCallback = Callable[[str], None]
 
 
+# Docker's errors when a published host port is taken, as kind relays them from `docker run`:
+# "Bind for 127.0.0.1:80 failed: port is already allocated" (moby libnetwork portallocator) and
+# "listen tcp4 0.0.0.0:80: bind: address already in use" (the Go net error from docker-proxy).
+_PORT_IN_USE = (
+    re.compile(r"Bind for (\[?[0-9A-Fa-f.:]*\]?):(\d+) failed: port is already allocated"),
+    re.compile(r"listen tcp[46]? (\[?[0-9A-Fa-f.:]*\]?):(\d+): bind: address already in use"),
+)
+
+
+def port_in_use(lines: list[str]) -> tuple[str, int] | None:
+    """(address, port) from kind's output when a host port was already in use, else None."""
+    for line in lines:
+        for pattern in _PORT_IN_USE:
+            m = pattern.search(line)
+            if m:
+                return m.group(1).strip("[]") or "0.0.0.0", int(m.group(2))
+    return None
+
+
 @dataclass(frozen=True)
 class KindConfig:
     name: str
@@ -215,6 +234,17 @@ class KindCluster:
             ]
             rc, tail = self._stream(args, on_line, timeout)
         if rc != 0:
+            taken = port_in_use(tail)
+            if taken is not None:
+                from platformctl.drivers import system
+
+                address, port = taken
+                # The same one line as the preflight's port check (usecases/doctor.py check_ports).
+                raise ClusterError(
+                    f"kind could not create cluster {name!r}: {system.port_taken(address, port)}",
+                    details=tail,
+                    hint=system.port_fix(port),
+                )
             raise ClusterError(
                 f"kind could not create cluster {name!r} (exit {rc})",
                 details=tail,

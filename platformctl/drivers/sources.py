@@ -35,8 +35,14 @@ CHUNK = 256 * 1024
 PROGRESS_THRESHOLD = 1024 * 1024
 # Statuses worth retrying: the server may answer next time (rate limit, overload, gateway hiccup).
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-# getaddrinfo's EAI_NONAME text on Linux (glibc) and macOS.
-_UNKNOWN_HOST = ("Name or service not known", "nodename nor servname provided")
+# getaddrinfo's EAI_NONAME text on Linux (glibc) and macOS, and glibc's EAI_AGAIN ("Temporary failure
+# in name resolution"): on an offline machine no DNS server answers, so EAI_AGAIN is what every name
+# gets, and retrying with backoff only costs 7-21 s per file before the same answer.
+_UNKNOWN_HOST = (
+    "Name or service not known",
+    "nodename nor servname provided",
+    "Temporary failure in name resolution",
+)
 BUNDLE_HINT = (
     "create an offline bundle on a connected machine with `platformctl bundle DIR` and pass "
     "--manifests-dir DIR (or allow downloads)"

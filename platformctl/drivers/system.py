@@ -75,3 +75,64 @@ def host_system() -> str:
 
 def host_machine() -> str:
     return platform.machine()
+
+
+def port_owner(port: int, proc_root: Path = Path("/proc")) -> str | None:
+    """``pid N (command)`` of the process listening on TCP ``port``, where the OS lets us see it.
+
+    Linux only: the listening socket's inode from ``/proc/net/tcp`` and ``tcp6`` (state 0A is LISTEN;
+    columns per proc(5) "/proc/net/tcp"), then the process holding ``socket:[inode]`` among
+    ``/proc/<pid>/fd``. Another user's processes (root's, Docker's proxy) are not readable without
+    privileges: then None, and the caller says only that the port is taken.
+    """
+    inodes: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (proc_root / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if len(cols) < 10 or cols[3] != "0A":
+                continue
+            local_port = cols[1].rsplit(":", 1)[-1]
+            try:
+                if int(local_port, 16) == port:
+                    inodes.add(cols[9])
+            except ValueError:
+                continue
+    inodes.discard("0")
+    if not inodes:
+        return None
+    wanted = {f"socket:[{i}]" for i in inodes}
+    try:
+        pids = [p for p in proc_root.iterdir() if p.name.isdigit()]
+    except OSError:
+        return None
+    for pid_dir in pids:
+        try:
+            fds = list((pid_dir / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = str(fd.readlink())
+            except OSError:
+                continue
+            if target in wanted:
+                try:
+                    comm = (pid_dir / "comm").read_text().strip()
+                except OSError:
+                    comm = "?"
+                return f"pid {pid_dir.name} ({comm})"
+    return None
+
+
+def port_taken(address: str, port: int, who: str | None = None) -> str:
+    """The one line for a host port that is in use, from preflight or from kind's own error."""
+    return f"port {port} on {address} is already in use{' by ' + who if who else ''}"
+
+
+def port_fix(port: int, label: str | None = None) -> str:
+    key = f"cluster.{label}_port" if label else "cluster.http_port / cluster.https_port"
+    return f"stop what uses port {port}, or pick another: --set {key}=<free port>"

@@ -37,6 +37,27 @@ class ChartPin(_Strict):
     repo: str
     version: str
     names: list[str]
+    # sha256 of each chart's published archive (<repo>/<name>-<version>.tgz), the digest the chart
+    # repository's index.yaml lists: verified for every source (download, cache, --charts-dir, bundle).
+    digests: dict[str, str] = {}
+    # sha256 of archives packaged from the release's source tag with `helm package` (bytes differ from
+    # the published archive, whose digest is then not known to the lock): accepted as known local
+    # packaging, so an offline bundle built from source verifies. A published archive of a chart
+    # without a ``digests`` entry is verified against the repository's index.yaml at download time.
+    packaged_digests: dict[str, str] = {}
+    # Image registry and tag the chart's pods run (Istio's global.hub/global.tag): set explicitly so
+    # the images never depend on how the chart was packaged (source charts default to a dev hub).
+    image_hub: str | None = None
+    image_tag: str | None = None
+
+    def known_digests(self, name: str) -> dict[str, str]:
+        """digest -> what it is, for every pinned archive of chart ``name``."""
+        out: dict[str, str] = {}
+        if name in self.packaged_digests:
+            out[self.packaged_digests[name]] = "source-packaged archive"
+        if name in self.digests:
+            out[self.digests[name]] = "published archive"
+        return out
 
 
 class Release(_Strict):
@@ -66,8 +87,17 @@ class KindLock(_Strict):
     node_image: str
 
 
+class KubernetesRange(_Strict):
+    """The Kubernetes minors every pinned component supports (``up``'s preflight checks the server)."""
+
+    min: str = Field(pattern=r"^v1\.\d+$")  # oldest supported minor: an older server is refused
+    max: str = Field(pattern=r"^v1\.\d+$")  # newest minor known to work: a newer one only warns
+    source: str  # where each bound comes from
+
+
 class KubernetesLock(_Strict):
     version: str
+    supported: KubernetesRange | None = None
 
 
 class VersionLock(_Strict):
@@ -92,6 +122,24 @@ class VersionLock(_Strict):
                 f"pinned versions: {', '.join(sorted(comp.versions))} (add it to manifests/lock.yaml)"
             )
         return ver, comp.versions[ver]
+
+    def chart_pin(self, repo: str, version: str, name: str) -> ChartPin:
+        """The ChartPin of chart ``name`` at ``repo``/``version`` (what components pass to helm)."""
+        for comp in self.components.values():
+            for rel in comp.versions.values():
+                pin = rel.charts
+                if pin is not None and pin.repo == repo and pin.version == version and name in pin.names:
+                    return pin
+        raise ConfigError(f"manifests/lock.yaml pins no chart {name!r} {version} from {repo}")
+
+    def all_charts(self) -> list[tuple[str, str, ChartPin]]:
+        """Every pinned chart of every version, as (component, chart name, pin)."""
+        out: list[tuple[str, str, ChartPin]] = []
+        for comp_name, comp in self.components.items():
+            for rel in comp.versions.values():
+                if rel.charts is not None:
+                    out.extend((comp_name, n, rel.charts) for n in rel.charts.names)
+        return out
 
     def all_files(self) -> list[tuple[str, PinnedFile]]:
         """Every pinned file of every version, as (component, file)."""

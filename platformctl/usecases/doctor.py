@@ -54,6 +54,7 @@ class DoctorProbes:
     system: str = field(default_factory=host.host_system)
     machine: str = field(default_factory=host.host_machine)
     port_check: Callable[[str, int], host.PortStatus] = host.port_status
+    port_owner: Callable[[int], str | None] = host.port_owner
     dns_label: Callable[[], str] = lambda: f"doctor-check-{secrets.token_hex(3)}"
 
 
@@ -179,13 +180,13 @@ def check_ports(
         if owner == f"{c.name}-control-plane":
             out.append(CheckResult(name, "ok", f"{label}: published by this platform's kind node {owner}"))
             continue
-        who = f" (container {owner})" if owner else ""
+        who = f"container {owner}" if owner else probes.port_owner(port)
         out.append(
             CheckResult(
                 name,
                 "fail",
-                f"{label}: {st.detail}{who}",
-                f"stop what uses port {port}, or pick another: --set cluster.{label}_port=<free port>",
+                f"{label}: {host.port_taken(c.listen_address, port, who)} ({st.detail})",
+                host.port_fix(port, label),
             )
         )
     return out

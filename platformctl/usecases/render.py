@@ -21,6 +21,7 @@ from platformctl.errors import SafetyError, UsageError
 from platformctl.plan.dag import Plan, build_plan
 
 if TYPE_CHECKING:
+    from platformctl.drivers.charts import ChartResolver
     from platformctl.drivers.schema import CrdSchemas
     from platformctl.drivers.sources import SourceResolver
     from platformctl.plan.lock import VersionLock
@@ -39,6 +40,26 @@ class SourceOptions:
     allow_download: bool = True
     helm_binary: Path | None = None
     cache_dir: Path | None = None
+    # --allow-unpinned-charts: use chart archives/directories that match no pinned digest.
+    allow_unpinned_charts: bool = False
+
+
+def chart_resolver(sources: SourceOptions, reporter: Reporter | None = None) -> ChartResolver:
+    """The verified chart source for these options (drivers/charts.py)."""
+    import os
+
+    from platformctl.drivers.charts import ChartResolver
+    from platformctl.drivers.sources import default_cache_dir
+
+    return ChartResolver(
+        charts_dir=sources.charts_dir,
+        bundle_dir=sources.manifests_dir,
+        cache_dir=sources.cache_dir if sources.cache_dir is not None else default_cache_dir(),
+        allow_download=sources.allow_download,
+        allow_unpinned=sources.allow_unpinned_charts,
+        reporter=reporter,
+        mirror=os.environ.get("PLATFORMCTL_MIRROR") or None,
+    )
 
 
 def make_render_context(
@@ -61,6 +82,7 @@ def make_render_context(
 
     helm_binary: list[Path] = [sources.helm_binary] if sources.helm_binary else []
     helm_lock = threading.Lock()
+    charts = chart_resolver(sources, reporter)
 
     def helm(
         chart: str, repo: str, version: str, release: str, namespace: str, values: dict[str, Any]
@@ -75,6 +97,7 @@ def make_render_context(
                     ensure_tool("helm", allow_download=sources.allow_download, reporter=reporter)
                 )
 
+        pin = the_lock.chart_pin(repo, version, chart)
         return render_chart(
             chart=chart,
             repo=repo,
@@ -82,7 +105,7 @@ def make_render_context(
             release=release,
             namespace=namespace,
             values=values,
-            chart_dir=sources.charts_dir,
+            chart_path=charts.resolve(pin, chart),
             helm_binary=helm_binary[0],
             cache_dir=sources.cache_dir,
         )

@@ -259,6 +259,30 @@ def _html(r: HttpResult) -> str | None:
     return None
 
 
+def _flags_evaluated(r: HttpResult) -> str | None:
+    """c4p-service's service info: ``eventsEnabled`` is its evaluation of flagd's ``eventsEnabled`` flag.
+
+    salaboy/platforms-on-k8s@v2.0.0 conference-application/c4p-service: GET /service-info returns
+    ``eventsEnabled: s.areEventsEnabled()``, which is false when the flag cannot be evaluated (flagd
+    unreachable: FLAGD_HOST wrong) and then no events are published. platformctl's flag configuration
+    defaults ``eventsEnabled`` to the variant ``all`` (c4p-service: true), so false means evaluation failed.
+    """
+    if r.status != 200:
+        return f"HTTP {r.status}, expected 200"
+    try:
+        body = r.json()
+    except ValueError:
+        return "HTTP 200 but the body is not JSON"
+    if not isinstance(body, dict) or "eventsEnabled" not in body:
+        return f"no eventsEnabled in c4p-service's service info: {r.text[:200]}"
+    if body["eventsEnabled"] is not True:
+        return (
+            "c4p-service could not evaluate feature flag eventsEnabled (flagd unreachable? check its "
+            "FLAGD_HOST and the flagd Deployment): no events would be published"
+        )
+    return None
+
+
 def _predictions(extract: Callable[[Any], Any]) -> Validator:
     def check(r: HttpResult) -> str | None:
         if r.status != 200:
@@ -308,6 +332,7 @@ def build_checks(t: Targets) -> list[Check]:
         elif t.c4p_pods_before:
             note = f"c4p-service was already running ({t.c4p_pods_before} pods): not a cold start"
         checks.append(Check("c4p:proposals", "c4p", "GET", f"{fe}/api/c4p/proposals/", _json_ok, note=note))
+        checks.append(Check("c4p:flags", "c4p", "GET", f"{fe}/api/c4p/service-info", _flags_evaluated))
     for name, url in sorted(t.apps.items()):
         pods = t.app_pods_before.get(name)
         note = "cold start: scaled to zero before the check" if pods == 0 else ""

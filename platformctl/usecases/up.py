@@ -53,6 +53,7 @@ class UpOptions:
     # issue 11: pre-pull images into the kind node(s) while the DAG runs (None: on for kind).
     prepull: bool | None = None
     prepull_concurrency: int = 3
+    skip_preflight: bool = False  # --skip-preflight (experts): see usecases/preflight.py
 
 
 @dataclass
@@ -303,6 +304,21 @@ def up(
         info = None
         images = None
     else:
+        if not options.skip_preflight:
+            from platformctl.usecases.preflight import run_for_up
+
+            ctx = make_render_context(spec, options.sources, rep, lock)
+            run_for_up(
+                spec,
+                plan,
+                options.sources,
+                ctx.lock,
+                kubeconfig=options.kubeconfig,
+                context=options.context,
+                connect=connect,
+                reporter=base,
+                ctx=ctx,
+            )
         from platformctl.usecases.up_images import plan_images
 
         # issue 11: before the cluster is touched, so a bundle lacking an image changes nothing.
@@ -318,7 +334,8 @@ def up(
         engine = connect(info.kubeconfig, info.context, rep)
     prepull = _start_images(info, images, options, base, engine)
 
-    ctx = make_render_context(spec, options.sources, rep, lock)
+    if options.dry_run or options.skip_preflight:
+        ctx = make_render_context(spec, options.sources, rep, lock)  # else preflight's (renders reused)
     check_external(plan, engine, ctx)
     actions: dict[str, dict[str, int]] = {}
     result = UpResult(

@@ -32,8 +32,11 @@ def test_verify_real_upstream_passes(upstream_dir: Path) -> None:
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["ok"] is True
-    assert len(data["files"]) == len(load_lock().all_files())
+    lock = load_lock()
+    assert len(data["files"]) == len(lock.all_files()) + len(lock.all_charts())
     assert {f["status"] for f in data["files"]} == {"ok"}
+    charts = {f["path"] for f in data["files"] if f["path"].startswith("charts/")}
+    assert charts == {f"charts/{n}-{p.version}.tgz" for _, n, p in lock.all_charts()}
 
 
 def test_verify_tampered_copy_fails_naming_the_file(upstream_dir: Path, tmp_path: Path) -> None:
@@ -44,6 +47,10 @@ def test_verify_tampered_copy_fails_naming_the_file(upstream_dir: Path, tmp_path
     data[len(data) // 2] ^= 0x01  # one flipped bit, same size
     target.write_bytes(bytes(data))
     (copy / "dapr/v1.15.14/crds/resiliency.yaml").unlink()
+    chart = copy / "charts/dapr-1.15.14.tgz"
+    chart.chmod(0o644)
+    chart.write_bytes(chart.read_bytes() + b"\0")
+    (copy / "charts/gateway-1.27.1.tgz").unlink()
     res = run(["bundle", str(copy), "--verify", "-o", "json"])
     assert res.exit_code == 3
     report = json.loads(res.stdout)
@@ -51,8 +58,10 @@ def test_verify_tampered_copy_fails_naming_the_file(upstream_dir: Path, tmp_path
     assert bad == {
         "knative/1.15.2/serving-hpa.yaml": "sha256-mismatch",
         "dapr/v1.15.14/crds/resiliency.yaml": "missing",
+        "charts/dapr-1.15.14.tgz": "sha256-mismatch",
+        "charts/gateway-1.27.1.tgz": "missing",
     }
-    assert "2 of" in res.stderr and "serving-hpa.yaml" in res.stderr
+    assert "4 of" in res.stderr and "serving-hpa.yaml" in res.stderr and "dapr-1.15.14.tgz" in res.stderr
 
 
 def test_verify_missing_dir_is_usage_error(tmp_path: Path) -> None:
@@ -65,6 +74,9 @@ def test_create_from_mirror_then_verify(upstream_dir: Path, tmp_path: Path) -> N
     with LocalHTTPServer() as srv:
         for _, f in lock.all_files():
             srv.add("/m/" + f.path, (upstream_dir / f.path).read_bytes())
+        for _, name, pin in lock.all_charts():  # the mirror has the bundle layout: charts/<archive>
+            rel = f"charts/{name}-{pin.version}.tgz"
+            srv.add("/m/" + rel, (upstream_dir / rel).read_bytes())
         out = tmp_path / "b"
         res = run(
             [
@@ -81,7 +93,7 @@ def test_create_from_mirror_then_verify(upstream_dir: Path, tmp_path: Path) -> N
         assert res.exit_code == 0, res.output
         assert {f["status"] for f in json.loads(res.stdout)["files"]} == {"added"}
         first = len(srv.requests)
-        assert first == len(lock.all_files())
+        assert first == len(lock.all_files()) + len(lock.all_charts())
         # Second run: everything already present and verified, no request.
         res2 = run(["bundle", str(out), "--mirror", srv.url("/m"), "-o", "json"])
         assert res2.exit_code == 0
@@ -100,6 +112,8 @@ def test_create_reports_tampered_mirror_file(upstream_dir: Path, tmp_path: Path)
             srv.add(
                 "/m/" + f.path, (upstream_dir / f.path).read_bytes(), tamper=f.filename == "components.yaml"
             )
+        chart = "charts/dapr-1.15.14.tgz"
+        srv.add("/m/" + chart, (upstream_dir / chart).read_bytes(), tamper=True)
         res = run(
             [
                 "bundle",
@@ -115,6 +129,7 @@ def test_create_reports_tampered_mirror_file(upstream_dir: Path, tmp_path: Path)
     assert res.exit_code == 3
     assert "sha256 mismatch" in res.stderr and "components.yaml" in res.stderr
     assert not (tmp_path / "b/dapr/v1.15.14/crds/components.yaml").exists()
+    assert not (tmp_path / "b/charts/dapr-1.15.14.tgz").exists()  # a tampered chart is never bundled
     assert (tmp_path / "b/dapr/v1.15.14/crds/subscription.yaml").is_file()
 
 
@@ -136,6 +151,29 @@ def test_create_offline_from_source_bundle(upstream_dir: Path, tmp_path: Path) -
     assert (tmp_path / "b/istio/1.27.1/crd-all.gen.yaml").read_bytes() == (
         upstream_dir / "istio/1.27.1/crd-all.gen.yaml"
     ).read_bytes()
+    for chart in ("base", "istiod", "gateway"):
+        rel = f"charts/{chart}-1.27.1.tgz"
+        assert (tmp_path / "b" / rel).read_bytes() == (upstream_dir / rel).read_bytes()
+    assert run(["bundle", str(tmp_path / "b"), "-c", "istio", "--verify"]).exit_code == 0
+
+
+def test_mirror_chart_with_other_bytes_is_not_bundled(upstream_dir: Path, tmp_path: Path) -> None:
+    """A mirror's Istio archive must match the digest the lock knows for it, or it is not bundled."""
+    _, rel = load_lock().release("istio")
+    with LocalHTTPServer() as srv:
+        for f in rel.files:
+            srv.add("/m/" + f.path, (upstream_dir / f.path).read_bytes())
+        for name in ("base", "istiod", "gateway"):
+            data = (upstream_dir / f"charts/{name}-1.27.1.tgz").read_bytes()
+            srv.add(f"/m/charts/{name}-1.27.1.tgz", data, tamper=name == "istiod")
+        out = tmp_path / "b"
+        res = run(
+            ["bundle", str(out), "-c", "istio", "--mirror", srv.url("/m"), "--cache-dir", str(tmp_path)]
+        )
+    assert res.exit_code == 3
+    assert "sha256 mismatch" in res.stderr and "istiod-1.27.1.tgz" in res.stderr
+    assert not (out / "charts/istiod-1.27.1.tgz").exists()
+    assert (out / "charts/base-1.27.1.tgz").is_file()
 
 
 def test_no_download_without_source_fails_with_hint(tmp_path: Path) -> None:

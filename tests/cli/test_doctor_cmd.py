@@ -109,9 +109,16 @@ def test_doctor_fails_on_occupied_port(tmp_path: Path, docker: LocalHTTPServer) 
             ["doctor", "--set", f"cluster.http_port={http}", "--set", f"cluster.https_port={https}"],
             _env(tmp_path, docker),
         )
+        owner = system.port_owner(https)  # Linux /proc: this test process holds the socket
     assert res.exit_code == 1
     assert f"port:{https}" in res.stdout and "fail" in res.stdout
     assert "1 check(s) failed" in res.stderr and "https_port" in res.stderr
+    if owner is not None:
+        import os
+
+        assert owner.startswith(f"pid {os.getpid()} (") and f"pid {os.getpid()}" in " ".join(
+            res.stdout.split()
+        )
 
 
 def test_doctor_docker_down_and_no_download(tmp_path: Path, docker: LocalHTTPServer) -> None:

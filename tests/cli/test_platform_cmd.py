@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from platformctl.cli.app import app, main
 from platformctl.components import registry
 from platformctl.usecases import up as up_mod
-from tests.orchestration.toys import REAL_DEPS, ToyComponent, ToyEngine, toy_registry
+from tests.orchestration.toys import REAL_DEPS, ToyComponent, ToyEngine, stub_preflight, toy_registry
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[ToyEngine, dic
     engine = ToyEngine()
     monkeypatch.setattr(registry, "get", lambda name: comps[name])
     monkeypatch.setattr(up_mod, "default_connect", lambda kubeconfig, context, reporter: engine)
+    stub_preflight(monkeypatch)
     cfg = tmp_path / "platform.yaml"
     cfg.write_text("cluster:\n  provider: existing\ndomain: example.com\n")
     monkeypatch.delenv("KUBECONFIG", raising=False)

@@ -17,7 +17,7 @@ from platformctl.components import registry
 from platformctl.errors import NotReadyError
 from platformctl.reporting import Event
 from platformctl.usecases.runner import ComponentRun, RunResult, StepTiming
-from tests.orchestration.toys import REAL_DEPS, toy_registry
+from tests.orchestration.toys import REAL_DEPS, stub_preflight, toy_registry
 
 FAKE_KIND = Path(__file__).resolve().parents[1] / "fakebin" / "kind"
 
@@ -104,6 +104,7 @@ def test_failures_render_diagnostics_and_hint() -> None:
 def toys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     comps = toy_registry(REAL_DEPS)
     monkeypatch.setattr(registry, "get", lambda name: comps[name])
+    stub_preflight(monkeypatch)
     monkeypatch.setenv("PLATFORMCTL_KIND", str(FAKE_KIND))
     monkeypatch.setenv("FAKE_KIND_STATE", str(tmp_path / "kind"))
     return comps

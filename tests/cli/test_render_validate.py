@@ -1,5 +1,5 @@
 """``platformctl render --validate`` through the real CLI path: upstream manifests from
-PLATFORMCTL_UPSTREAM_DIR, the test charts rendered by the real helm binary, strict schemas (core kinds
+PLATFORMCTL_UPSTREAM_DIR, the real chart archives rendered by the real helm binary, strict schemas (core kinds
 with kubernetes-validate for the lock's Kubernetes minor, custom resources against their CRDs)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from platformctl.cli.app import main
 from platformctl.usecases import render as render_mod
 from tests.support.binaries import real_binary
+from tests.support.charts import real_charts_dir
 
-CHARTS = Path(__file__).resolve().parents[1] / "charts"
 WORKLOADS = ("infra", "conference", "iris")
 
 
@@ -35,7 +35,7 @@ def cli(
     def run(*extra: str) -> tuple[int, str, str]:
         argv = [
             "-f", str(cfg), "render", "--validate", "--no-download",
-            "--manifests-dir", str(upstream_dir), "--charts-dir", str(CHARTS),
+            "--manifests-dir", str(upstream_dir), "--charts-dir", str(real_charts_dir()),
             "--out", str(tmp_path / "out"), *extra,
         ]  # fmt: skip
         capsys.readouterr()

@@ -1,4 +1,4 @@
-"""Fixtures for component/driver tests: real helm + test charts, pinned upstream files, fake kind."""
+"""Fixtures for component/driver tests: real helm + real chart archives, pinned upstream files, fake kind."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from platformctl.plan.lock import load_lock
 from platformctl.plan.spec import PlatformSpec
 from platformctl.reporting import RecordingReporter
 from tests.support.binaries import real_binary
+from tests.support.charts import real_charts_dir
 
 REPO = Path(__file__).resolve().parents[2]
-CHARTS = REPO / "tests" / "charts"
 FAKE_KIND = REPO / "tests" / "fakebin" / "kind"
 
 
@@ -60,9 +60,12 @@ def resolver(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Source
 
 @pytest.fixture
 def make_ctx(helm_binary: Path, resolver: SourceResolver) -> MakeCtx:
+    from platformctl.drivers.charts import ChartResolver
     from platformctl.drivers.helm import render_chart
 
     lock = load_lock()
+    # Every chart is sha256-verified against the lock on its way to helm, as in `up`.
+    charts = ChartResolver(charts_dir=real_charts_dir(), cache_dir=resolver.cache_dir, allow_download=False)
 
     def helm(
         chart: str, repo: str, version: str, release: str, namespace: str, values: dict[str, Any]
@@ -74,7 +77,7 @@ def make_ctx(helm_binary: Path, resolver: SourceResolver) -> MakeCtx:
             release=release,
             namespace=namespace,
             values=values,
-            chart_dir=CHARTS,
+            chart_path=charts.resolve(lock.chart_pin(repo, version, chart), chart),
             helm_binary=helm_binary,
         )
 

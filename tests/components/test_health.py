@@ -87,3 +87,22 @@ def test_deployed_version_sources() -> None:
     assert common.deployed_version(eng, "Deployment", "ns", "label") == "1.15.2"  # type: ignore[arg-type]
     assert common.deployed_version(eng, "Deployment", "ns", "tag") == "1.15.14"  # type: ignore[arg-type]
     assert common.deployed_version(eng, "Deployment", "ns", "digest-only") is None  # type: ignore[arg-type]
+
+
+def test_running_image_tag_wins_over_chart_label() -> None:
+    # A chart packaged from Istio's source labels its objects 1.27.1 while its default image is
+    # gcr.io/istio-testing/pilot:latest: status must report what runs, and flag the drift.
+    istiod = ("Deployment", "istio-system", "istiod")
+    label = {"app.kubernetes.io/version": "1.27.1"}
+    objs = {istiod: deployment("gcr.io/istio-testing/pilot:latest", 1, label)}
+    eng = StubEngine(objs, [])
+    assert common.deployed_version(eng, *istiod) == "latest"  # type: ignore[arg-type]
+    h = common.health(eng, "1.27.1", [istiod], version_of=istiod)  # type: ignore[arg-type]
+    assert not h.healthy and h.version == "latest" and "lock pins 1.27.1" in h.reason
+
+
+def test_image_tag_parsing() -> None:
+    assert common.image_tag("docker.io/istio/pilot:1.27.1") == "1.27.1"
+    assert common.image_tag("localhost:5000/pilot") is None  # a registry port is not a tag
+    assert common.image_tag("ghcr.io/dapr/operator:1.15.14@sha256:" + "d" * 64) == "1.15.14"
+    assert common.image_tag("auto") is None

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from platformctl.drivers.helm import render_chart
-from tests.components.conftest import CHARTS
+from tests.support.charts import MINIMAL_CHARTS
 
 Render = Callable[..., list[dict[str, Any]]]
 
@@ -31,9 +31,10 @@ def counting_helm(helm_binary: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 def charts(tmp_path: Path) -> Path:
-    # A private copy: tests edit charts in place, like developers edit tests/charts.
+    # A private copy of the minimal hand-written charts: these tests edit chart files in place, which
+    # the real charts (packed archives) cannot be; the cache logic does not depend on chart content.
     dst = tmp_path / "charts"
-    shutil.copytree(CHARTS, dst)
+    shutil.copytree(MINIMAL_CHARTS, dst)
     return dst
 
 

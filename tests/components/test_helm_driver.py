@@ -1,4 +1,8 @@
-"""drivers/helm.py against the real helm binary and the local chart directory seam."""
+"""drivers/helm.py against the real helm binary and the local chart directory seam.
+
+Renders use the real chart archives; tests that need a chart to edit or break copy the minimal
+hand-written charts in tests/charts (MINIMAL_CHARTS) or write one.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +13,20 @@ import pytest
 
 from platformctl.drivers.helm import render_chart
 from platformctl.errors import SourceError, UsageError
-from tests.components.conftest import CHARTS
+from tests.support.charts import MINIMAL_CHARTS, real_charts_dir
 
 
 def _render(
-    helm: Path, chart: str, values: dict[str, object], chart_dir: Path = CHARTS
+    helm: Path, chart: str, values: dict[str, object], chart_dir: Path | None = None, version: str = "1.27.1"
 ) -> list[dict[str, object]]:
     return render_chart(
         chart=chart,
         repo="https://istio-release.storage.googleapis.com/charts",
-        version="1.27.1",
+        version=version,
         release="istio-ingressgateway",
         namespace="istio-system",
         values=values,
-        chart_dir=chart_dir,
+        chart_dir=chart_dir or real_charts_dir(),
         helm_binary=helm,
     )
 
@@ -39,8 +43,9 @@ def test_renders_local_chart_with_values(helm_binary: Path) -> None:
 
 
 def test_include_crds(helm_binary: Path) -> None:
-    objs = _render(helm_binary, "base", {})
-    assert any(o["kind"] == "CustomResourceDefinition" for o in objs)
+    # The dapr chart ships its CRDs in crds/ (rendered only with include_crds); Istio's base templates them.
+    objs = _render(helm_binary, "dapr", {}, version="1.15.14")
+    assert sum(o["kind"] == "CustomResourceDefinition" for o in objs) == 5
 
 
 def test_missing_chart_in_charts_dir(helm_binary: Path, tmp_path: Path) -> None:
@@ -49,7 +54,8 @@ def test_missing_chart_in_charts_dir(helm_binary: Path, tmp_path: Path) -> None:
 
 
 def test_local_chart_version_must_match_pin(helm_binary: Path, tmp_path: Path) -> None:
-    shutil.copytree(CHARTS / "gateway", tmp_path / "gateway")
+    # An edited chart: the minimal test chart, copied.
+    shutil.copytree(MINIMAL_CHARTS / "gateway", tmp_path / "gateway")
     chart_yaml = tmp_path / "gateway" / "Chart.yaml"
     chart_yaml.write_text(chart_yaml.read_text().replace("version: 1.27.1", "version: 1.26.0"))
     with pytest.raises(SourceError, match=r"1\.26\.0"):
@@ -74,7 +80,7 @@ def test_helm_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_chart_schema_rejects_bad_values(helm_binary: Path) -> None:
-    # The gateway test chart carries the real chart's schema for service.ports items.
+    # The real gateway chart's values.schema.json types service.ports items.
     bad: dict[str, object] = {"service": {"ports": [{"name": "http2", "port": "eighty"}]}}
     with pytest.raises(UsageError) as err:
         _render(helm_binary, "gateway", bad)

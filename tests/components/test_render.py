@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from platformctl.components import cert_manager, dapr, istio, knative, kserve
+from platformctl.components import cert_manager, common, dapr, istio, knative, kserve
 from platformctl.components.base import Apply, KubeObject, RenderContext, Wait
 from tests.components.conftest import MakeCtx
 
@@ -151,10 +151,25 @@ def test_dapr(make_ctx: MakeCtx) -> None:
     assert objs[0]["kind"] == "Namespace" and objs[0]["metadata"]["name"] == "dapr-system"
     crds = [o["metadata"]["name"] for o in objs if o["kind"] == "CustomResourceDefinition"]
     assert sorted(crds) == sorted(set(crds)) and "components.dapr.io" in crds and len(crds) == 5
-    cluster_scoped = {"Namespace", "CustomResourceDefinition", "MutatingWebhookConfiguration"}
+    assert len(objs) == 46  # the real chart: 41 chart objects + namespace + 5 pinned CRDs (deduped)
+    # The real chart puts the secret-reader Role/RoleBinding into `default` (dapr/dapr@v1.15.14
+    # charts/dapr/charts/dapr_rbac/templates/secret-reader.yaml: namespace .Values.secretReader.namespace);
+    # everything else namespaced lives in dapr-system, cluster-scoped kinds carry no namespace.
+    outside = {("Role", "secret-reader"), ("RoleBinding", "dapr-secret-reader")}
     for o in objs:
-        if o["kind"] not in cluster_scoped:
-            assert o["metadata"]["namespace"] == "dapr-system", o["metadata"]["name"]
+        ns = o["metadata"].get("namespace")
+        if o["kind"] in common.CLUSTER_SCOPED:
+            assert ns is None, o["metadata"]["name"]
+        elif (o["kind"], o["metadata"]["name"]) in outside:
+            assert ns == "default"
+        else:
+            assert ns == "dapr-system", o["metadata"]["name"]
+    # The 1.15 chart always renders the scheduler: 3 replicas, a 1Gi claim each, no storageClassName.
+    sched = find(objs, "StatefulSet", "dapr-scheduler-server", "dapr-system")
+    assert sched["spec"]["replicas"] == 3
+    (claim,) = sched["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert claim["spec"].get("storageClassName") is None
     for kind, name in dapr.WORKLOADS:
         find(objs, kind, name, "dapr-system")
     sub = find(objs, "CustomResourceDefinition", "subscriptions.dapr.io")
@@ -183,17 +198,32 @@ def _has_path(tree: Any, values: Any) -> bool:
     return True
 
 
-def test_values_keys_exist_in_chart_defaults() -> None:
-    """Guard against invented keys: what we set must be a key of the (mimicked) chart's values.yaml."""
+def chart_defaults(chart: str, version: str) -> Any:
+    """The real chart's values.yaml defaults; Istio nests them under ``_internal_defaults_do_not_set``.
+
+    istio/istio@1.27.1 manifests/charts/*/values.yaml: "_internal_defaults_do_not_set is a workaround for
+    Helm limitations. Users should NOT set it explicitly, but rather directly set the fields": the
+    templates merge that subtree into .Values (templates/zzz_profile.yaml), so keys set at the top
+    level are the real keys.
+    """
+    import tarfile
+
     import yaml as _yaml
 
-    from tests.components.conftest import CHARTS
+    from tests.support.charts import real_charts_dir
 
-    def defaults(chart: str) -> Any:
-        return _yaml.safe_load((CHARTS / chart / "values.yaml").read_text())
+    with tarfile.open(real_charts_dir() / f"{chart}-{version}.tgz") as tf:
+        member = tf.extractfile(f"{chart}/values.yaml")
+        assert member is not None
+        values = _yaml.safe_load(member.read())
+    return values.get("_internal_defaults_do_not_set", values)
 
-    assert _has_path(defaults("base"), istio.base_values())
-    assert _has_path(defaults("istiod"), istio.istiod_values())
+
+def test_values_keys_exist_in_chart_defaults() -> None:
+    """Guard against invented keys: what we set must be a key of the real chart's values.yaml."""
+    assert _has_path(chart_defaults("base", "1.27.1"), istio.base_values())
+    assert _has_path(chart_defaults("istiod", "1.27.1"), istio.istiod_values("docker.io/istio", "1.27.1"))
     for provider in ("kind", "existing"):
-        assert _has_path(defaults("gateway"), istio.gateway_values(provider))
-    assert not _has_path(defaults("istiod"), {"proxy": {"autoInject": "disabled"}})  # the no-op key
+        assert _has_path(chart_defaults("gateway", "1.27.1"), istio.gateway_values(provider))
+    no_op = {"proxy": {"autoInject": "disabled"}}  # the quick install's top-level key: no template reads it
+    assert not _has_path(chart_defaults("istiod", "1.27.1"), no_op)

@@ -75,7 +75,7 @@ def test_port_held_by_a_real_container_fails_naming_it(web: WebContainer) -> Non
     )
     held = checks[f"port:{web.port}"]
     assert held["verdict"] == "fail", held
-    assert f"127.0.0.1:{web.port}" in held["detail"] and f"(container {web.container})" in held["detail"]
+    assert f"port {web.port} on 127.0.0.1 is already in use by container {web.container}" in held["detail"]
     assert "--set cluster.http_port=" in held["fix"]
     assert checks[f"port:{free}"]["verdict"] == "ok"
     assert ran.exit_code == 1 and f"port:{web.port}" in ran.stderr

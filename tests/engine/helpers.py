@@ -60,7 +60,10 @@ def service(name: str, ns: str, app: str) -> dict[str, Any]:
     }
 
 
-def crd(group: str, kind: str, plural: str, scope: str = "Namespaced") -> dict[str, Any]:
+def crd(
+    group: str, kind: str, plural: str, scope: str = "Namespaced", versions: tuple[str, ...] = ("v1",)
+) -> dict[str, Any]:
+    """A schemaless CRD serving ``versions`` (the first is the storage version)."""
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -71,14 +74,15 @@ def crd(group: str, kind: str, plural: str, scope: str = "Namespaced") -> dict[s
             "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
             "versions": [
                 {
-                    "name": "v1",
+                    "name": v,
                     "served": True,
-                    "storage": True,
+                    "storage": i == 0,
                     "subresources": {"status": {}},
                     "schema": {
                         "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
                     },
                 }
+                for i, v in enumerate(versions)
             ],
         },
     }

@@ -55,10 +55,40 @@ class RequestRecord(tuple[str, str]):
         return f"RequestRecord({self[0]} {self[1]}{q} -> {self.status})"
 
 
+NODE_NAME = "fake-control-plane"
+NODE_CPU = "8"
+NODE_MEMORY = "16Gi"
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+
+
+def default_storage_class(name: str = "standard") -> dict[str, Any]:
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": name, "annotations": {DEFAULT_CLASS_ANNOTATION: "true"}},
+        "provisioner": "rancher.io/local-path",
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }
+
+
+def node(name: str, *, cpu: str, memory: str) -> dict[str, Any]:
+    capacity = {"cpu": cpu, "memory": memory, "pods": "110"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "spec": {},
+        "status": {"capacity": dict(capacity), "allocatable": dict(capacity)},
+    }
+
+
 class FakeApiServer:
     """An in-process Kubernetes API server for tests; see docs/fake-apiserver.md for what it models."""
 
     context = CONTEXT
+    # The fake's node: what a laptop kind node typically offers (allocatable, for sizing checks).
+    node_name = NODE_NAME
 
     def __init__(
         self, latency: dict[str, float] | None = None, controllers: bool = True, token: str | None = TOKEN
@@ -68,6 +98,12 @@ class FakeApiServer:
         self.controllers = Controllers(self.store, self.registry, latency, controllers)
         self.faults = FaultSet()
         self.token = token
+        # What /version answers (tests set gitVersion to play other Kubernetes releases).
+        from tests.fakeapi.server import VERSION_INFO
+
+        self.version_info: dict[str, str] = dict(VERSION_INFO)
+        # (verb, group, resource) a SelfSubjectAccessReview answers "not allowed" for; all else allowed.
+        self.denied: set[tuple[str, str, str]] = set()
         self._log_lock = threading.Lock()
         # typed as (method, path) pairs for the callers written before the query was logged; the
         # entries are RequestRecords (see `records` for the typed view)
@@ -118,6 +154,24 @@ class FakeApiServer:
         assert ns_rt is not None
         for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.store.create(ns_rt, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        # and what a kind cluster brings: one node and the default StorageClass "standard"
+        # (kubernetes-sigs/kind pkg/cluster/internal/create/actions/installstorage: local-path-provisioner)
+        sc_rt = self.registry.by_key(("storage.k8s.io", "storageclasses"))
+        node_rt = self.registry.by_key(("", "nodes"))
+        assert sc_rt is not None and node_rt is not None
+        self.store.create(sc_rt, default_storage_class())
+        self.store.create(node_rt, node(NODE_NAME, cpu=NODE_CPU, memory=NODE_MEMORY))
+
+    def access_review(self, raw: bytes) -> dict[str, Any]:
+        """Answer a SelfSubjectAccessReview (authorization.k8s.io/v1): allowed unless in ``denied``."""
+        import json
+
+        review: dict[str, Any] = json.loads(raw or b"{}")
+        attrs = (review.get("spec") or {}).get("resourceAttributes") or {}
+        key = (str(attrs.get("verb", "")), str(attrs.get("group", "")), str(attrs.get("resource", "")))
+        allowed = key not in self.denied
+        review["status"] = {"allowed": allowed} if allowed else {"allowed": False, "reason": "denied by test"}
+        return review
 
     def kubeconfig_text(self, token: str | None = None, context: str = CONTEXT) -> str:
         """A kubeconfig for this server; pass another token to get one the server rejects (401)."""

@@ -8,6 +8,7 @@ its apiextensions server). Discovery JSON is cached and rebuilt only when the se
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,9 +122,32 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         status=True,
     ),
     _b("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",)),
+    _b("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",)),
+    _b("", "v1", "nodes", "Node", False, ("no",), status=True),
     _b("coordination.k8s.io", "v1", "leases", "Lease", True),
     _b("apiregistration.k8s.io", "v1", "apiservices", "APIService", False, status=True),
 )
+
+
+_KUBE_VERSION = re.compile(r"^v([1-9][0-9]*)(?:(alpha|beta)([1-9][0-9]*))?$")
+
+
+def version_priority(version: str) -> tuple[int, int, int, str]:
+    """Sort key: the apiserver's version priority, highest first.
+
+    Kubernetes orders the versions of an API group (and picks ``preferredVersion``, the first) with
+    k8s.io/apimachinery pkg/version/helpers.go ``CompareKubeAwareVersionStrings``, documented at
+    https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definition-versioning/#version-priority:
+    versions matching ``v<major>[(alpha|beta)<minor>]`` come first, GA before beta before alpha, then
+    the higher major, then the higher minor; any other string after them, alphabetically.
+    (Before this the fake named the first version it happened to learn as preferred, which hid that a
+    real apiserver prefers serving.kserve.io/v1beta1 and lists v1alpha1-only kinds nowhere else.)
+    """
+    m = _KUBE_VERSION.match(version)
+    if m is None:
+        return (3, 0, 0, version)
+    level = {None: 0, "beta": 1, "alpha": 2}[m.group(2)]
+    return (level, -int(m.group(1)), -int(m.group(3) or 0), "")
 
 
 def resource_type_from_crd(crd: dict[str, Any]) -> ResourceType | None:
@@ -232,13 +256,14 @@ class Registry:
             return hit
 
     def _groups(self) -> dict[str, list[str]]:
+        """Served versions per group, in Kubernetes version priority order (the preferred one first)."""
         groups: dict[str, list[str]] = {}
         for rt in self._by_key.values():
             vs = groups.setdefault(rt.group, [])
             for v in rt.versions:
                 if v not in vs:
                     vs.append(v)
-        return groups
+        return {g: sorted(vs, key=version_priority) for g, vs in groups.items()}
 
     def api_versions_json(self) -> bytes:
         return self._cached(

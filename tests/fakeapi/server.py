@@ -162,7 +162,10 @@ class Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         reg = fake.registry
         if path == "/version":
-            self._send_json(200, VERSION_INFO)
+            self._send_json(200, fake.version_info)
+            return
+        if method == "POST" and path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews":
+            self._send_json(201, fake.access_review(raw))
             return
         if path in ("/healthz", "/readyz", "/livez"):
             self._send(200, b"ok", "text/plain")

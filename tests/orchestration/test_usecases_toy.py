@@ -14,7 +14,7 @@ from platformctl.usecases.down import down
 from platformctl.usecases.runner import RunInterrupted
 from platformctl.usecases.status import status
 from platformctl.usecases.up import UpOptions, up
-from tests.orchestration.toys import REAL_DEPS, ToyComponent, ToyEngine, toy_registry
+from tests.orchestration.toys import REAL_DEPS, ToyComponent, ToyEngine, stub_preflight, toy_registry
 
 SPEC = PlatformSpec.model_validate({"cluster": {"provider": "existing"}, "domain": "example.com"})
 
@@ -23,6 +23,7 @@ SPEC = PlatformSpec.model_validate({"cluster": {"provider": "existing"}, "domain
 def toys(monkeypatch: pytest.MonkeyPatch) -> dict[str, ToyComponent]:
     comps = toy_registry(REAL_DEPS)
     monkeypatch.setattr(registry, "get", lambda name: comps[name])
+    stub_preflight(monkeypatch)
     return comps
 
 

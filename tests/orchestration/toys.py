@@ -107,3 +107,19 @@ REAL_DEPS: dict[str, tuple[str, ...]] = {
     "conference": ("knative-serving", "dapr", "infra"),
     "iris": ("kserve", "knative-serving"),
 }
+
+
+def stub_preflight(monkeypatch: Any) -> list[tuple[str, ...]]:
+    """Replace `up`'s preflight with a recorder: toy components have no pinned sources and the ToyEngine
+    answers no API calls. The preflight itself runs in tests/orchestration/test_preflight.py and with
+    the real components in test_up_fake.py. Returns the plans it was called with (it must be called)."""
+    from platformctl.usecases import preflight
+
+    calls: list[tuple[str, ...]] = []
+
+    def record(spec: Any, plan: Any, *args: Any, **kwargs: Any) -> preflight.PreflightReport:
+        calls.append(tuple(plan.order))
+        return preflight.PreflightReport()
+
+    monkeypatch.setattr(preflight, "run_for_up", record)
+    return calls

@@ -33,6 +33,7 @@ ALL_CHECKS = {
     "frontend:info",
     "agenda:items",
     "c4p:proposals",
+    "c4p:flags",
     "model:sklearn-iris:ready",
     "iris:v1-predict",
     "iris:v2-infer",
@@ -113,6 +114,20 @@ def test_503_fails_that_check_after_retries(
     assert "HTTP 503" in str(info["detail"])
 
 
+def test_failed_flag_evaluation_fails_the_smoke_test(
+    tmp_path: Path, needs_nginx: None, iris_server: ModelServerProcess
+) -> None:
+    """Everything answers, but c4p-service cannot reach flagd: no events would flow, so it must fail."""
+    with (
+        conference_double(events_enabled=False) as d,
+        nginx_ingress(tmp_path, routes(d, iris_server.port)) as n,
+    ):
+        code, checks, err = smoke(n)
+    assert code == 1
+    assert {k for k, c in checks.items() if c["result"] == "fail"} == {"c4p:flags"}
+    assert "FLAGD_HOST" in str(checks["c4p:flags"]["detail"]) and "c4p:flags" in err
+
+
 def test_timeout_fails_that_check_within_its_deadline(
     tmp_path: Path, needs_nginx: None, iris_server: ModelServerProcess
 ) -> None:
@@ -124,7 +139,7 @@ def test_timeout_fails_that_check_within_its_deadline(
         code, checks, _ = smoke(n, "--timeout", "1")
         elapsed = time.monotonic() - started
     assert code == 1
-    assert {k for k, c in checks.items() if c["result"] == "fail"} == {"agenda:items"}
+    assert {k for k, c in checks.items() if c["result"] == "fail"} == {"agenda:items"}, checks["c4p:flags"]
     assert "timed out" in str(checks["agenda:items"]["detail"])
     assert elapsed < 4  # the deadline, not the 5 s hang, bounds the run
 

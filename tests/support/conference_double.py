@@ -1,7 +1,8 @@
 """A stand-in for the conference app (design §5) behind the ingress: stdlib HTTP, one thread per request.
 
 Serves every service's ``/health/readiness`` and ``/health/liveness``, the frontend's ``/`` (HTML),
-``/api/service/info``, ``/api/agenda/agenda-items/`` and ``/api/c4p/proposals/``. The first request
+``/api/service/info``, ``/api/agenda/agenda-items/``, ``/api/c4p/proposals/`` and
+``/api/c4p/service-info`` (c4p's flag evaluation: ``events_enabled``). The first request
 that reaches c4p (Host ``c4p-service.*`` or the frontend's ``/api/c4p/`` proxy) waits ``cold_start``
 seconds, like a Knative revision scaling from zero. ``faults`` maps a path prefix to an HTTP status
 (e.g. 503) or to a delay in seconds (float) for failure-case tests.
@@ -24,6 +25,8 @@ Fault = int | float  # int: answer with this status; float: sleep this long firs
 class ConferenceDouble:
     cold_start: float = 0.0
     faults: dict[str, Fault] = field(default_factory=dict)
+    # What c4p-service's flag evaluation yields (False: flagd unreachable, as with a wrong FLAGD_HOST).
+    events_enabled: bool = True
     port: int = 0
     hits: list[tuple[str, str]] = field(default_factory=list)  # (host, path)
     _warm: bool = False
@@ -60,6 +63,9 @@ class ConferenceDouble:
             return 200, "application/json", json.dumps([{"id": "1", "title": "Platform engineering"}])
         if path == "/api/c4p/proposals/":
             return 200, "application/json", json.dumps([])
+        if path == "/api/c4p/service-info":
+            c4p: dict[str, object] = {"name": "C4P", "version": "2.0.0", "eventsEnabled": self.events_enabled}
+            return 200, "application/json", json.dumps(c4p)
         return 404, "text/plain", "not found\n"
 
 
@@ -88,9 +94,9 @@ def _handler(double: ConferenceDouble) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def conference_double(
-    *, cold_start: float = 0.0, faults: Mapping[str, Fault] | None = None
+    *, cold_start: float = 0.0, faults: Mapping[str, Fault] | None = None, events_enabled: bool = True
 ) -> Iterator[ConferenceDouble]:
-    double = ConferenceDouble(cold_start=cold_start, faults=dict(faults or {}))
+    double = ConferenceDouble(cold_start=cold_start, faults=dict(faults or {}), events_enabled=events_enabled)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(double))
     server.daemon_threads = True
     double.port = int(server.server_address[1])

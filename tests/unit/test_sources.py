@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -232,7 +233,12 @@ def test_parse_checksum_file_forms() -> None:
         parse_checksum_file("<html>not found</html>")
 
 
-def test_unknown_host_is_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "dns_error",
+    ["[Errno -2] Name or service not known", "[Errno -3] Temporary failure in name resolution"],
+)
+def test_unknown_host_is_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dns_error: str) -> None:
+    """EAI_NONAME and (offline: no DNS server answers) EAI_AGAIN are final: no backoff retries."""
     import httpx
 
     from platformctl.drivers.sources import Downloader
@@ -241,12 +247,12 @@ def test_unknown_host_is_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(str(request.url))
-        raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
+        raise httpx.ConnectError(dns_error, request=request)
 
     monkeypatch.setattr(
         Downloader, "_client", lambda self: httpx.Client(transport=httpx.MockTransport(handler))
     )
-    with pytest.raises(SourceError, match=r"after 1 attempt\(s\).*Name or service not known"):
+    with pytest.raises(SourceError, match=r"after 1 attempt\(s\).*" + re.escape(dns_error.split("] ")[1])):
         _resolver(tmp_path, retries=3).fetch(_pinned("http://mirror.test/demo.yaml"))
     assert len(calls) == 1
 

@@ -209,3 +209,14 @@ def test_namespace_flows_everywhere(make_ctx: MakeCtx) -> None:
     assert ".default." not in text and "namespace: default" not in text
     # iris shares infra's namespace: only infra creates it.
     assert [o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"] == ["apps"]
+
+
+def test_every_service_finds_flagd_outside_default(make_ctx: MakeCtx) -> None:
+    """agenda, c4p and notifications read FLAGD_HOST too (default flagd.default...): all four get it."""
+    objs = render_all(make_ctx, {"namespace": "apps"})
+    ksvcs = by_kind(objs, "Service")
+    for name in conference.SERVICES:
+        env = {
+            e["name"]: e.get("value") for e in ksvcs[name]["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        assert env.get("FLAGD_HOST") == "flagd.apps.svc.cluster.local", name

@@ -126,18 +126,26 @@ class RestMapper:
         return info
 
     def all_resources(self) -> list[ResourceInfo]:
-        """Every listable+deletable resource, preferred version of each group (for prune)."""
+        """Every listable+deletable resource, each (group, kind) once (for prune).
+
+        Every served version of every group is read, not only the preferred one: a group's kinds need
+        not share a version (on a real apiserver serving.kserve.io prefers v1beta1, while
+        ClusterServingRuntime, ServingRuntime, TrainedModel, InferenceGraph and ClusterStorageContainer
+        exist only in v1alpha1). The apiserver lists a group's versions in Kubernetes version priority
+        order, preferred first (k8s.io/apimachinery pkg/version/helpers.go CompareKubeAwareVersionStrings),
+        so a kind served in several versions is kept in the highest-priority one.
+        """
         gvs: list[str] = []
         core = self._api.request("GET", "/api") or {}
         gvs += [str(v) for v in core.get("versions", [])]
         groups = self._api.request("GET", "/apis") or {}
         for g in groups.get("groups", []):
             preferred = (g.get("preferredVersion") or {}).get("groupVersion")
-            if not preferred and g.get("versions"):
-                preferred = g["versions"][0].get("groupVersion")
-            if preferred:
-                gvs.append(str(preferred))
+            ordered = [preferred] if preferred else []
+            ordered += [v.get("groupVersion") for v in g.get("versions") or [] if v.get("groupVersion")]
+            gvs += [str(gv) for gv in dict.fromkeys(ordered) if gv]
         out: list[ResourceInfo] = []
+        seen: set[tuple[str, str]] = set()
         self.unavailable = []
         for gv in gvs:
             try:
@@ -149,5 +157,8 @@ class RestMapper:
                 continue
             with self._lock:
                 self._by_gv[gv] = kinds
-            out.extend(i for i in kinds.values() if {"list", "delete"} <= i.verbs)
+            for info in kinds.values():
+                if {"list", "delete"} <= info.verbs and (info.group, info.kind) not in seen:
+                    seen.add((info.group, info.kind))
+                    out.append(info)
         return out
