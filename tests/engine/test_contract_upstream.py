@@ -188,7 +188,7 @@ def test_prune_removes_everything_crds_last(installed: Installed) -> None:
     deleted = [(r.api_version, r.kind, r.namespace, r.name) for r in report.deleted]
 
     def group(key: tuple[str, str, str | None, str]) -> tuple[str, str, str | None, str]:
-        # prune lists each group's preferred version: Gateway v1beta1 is deleted as v1
+        # an object is deleted once, under the first served version listed for its kind: compare by group
         return (key[0].rsplit("/", 1)[0] if "/" in key[0] else "", *key[1:])
 
     missing = {group(k) for k in created} - {group(k) for k in deleted}
