@@ -194,19 +194,33 @@ GLOBAL_FLAGS = ("-v", "--verbose")
 HELP_OPTIONS = ["-h", "--help"]
 
 
-def _option_names(command: click.Command) -> set[str]:
+def _option_names(command: click.Command, *, values_only: bool = False) -> set[str]:
+    """The option names of ``command``; with ``values_only``, only those that take a value."""
     names: set[str] = set()
     for param in command.params:
+        if values_only and (
+            param.param_type_name != "option"
+            or getattr(param, "is_flag", False)
+            or getattr(param, "count", False)
+            or param.nargs == 0
+        ):
+            continue
         names.update(getattr(param, "opts", ()))
-        names.update(getattr(param, "secondary_opts", ()))
+        if not values_only:
+            names.update(getattr(param, "secondary_opts", ()))
     return names
 
 
-def hoist_global_options(args: list[str], command_options: Callable[[str], set[str]]) -> list[str]:
+def hoist_global_options(
+    args: list[str],
+    command_options: Callable[[str], set[str]],
+    value_options: Callable[[str], set[str]] | None = None,
+) -> list[str]:
     """``args`` with the global options that follow the subcommand moved in front of it.
 
     ``command_options(name)``: the option names the subcommand (and its subcommands) define; those
-    stay where they are. Nothing after ``--`` moves."""
+    stay where they are, and so does the value after one that takes a value (``value_options``):
+    ``deploy-model m --args -v`` passes ``-v`` to ``--args``. Nothing after ``--`` moves."""
     i = 0
     while i < len(args):  # the root's own options, up to the subcommand
         arg = args[i]
@@ -216,6 +230,7 @@ def hoist_global_options(args: list[str], command_options: Callable[[str], set[s
     if i >= len(args) or args[i] == "--":
         return args
     own = command_options(args[i])
+    takes_value = value_options(args[i]) if value_options else set()
     head, tail, moved = args[: i + 1], args[i + 1 :], []
     kept: list[str] = []
     j = 0
@@ -227,6 +242,10 @@ def hoist_global_options(args: list[str], command_options: Callable[[str], set[s
         name = arg.split("=", 1)[0] if arg.startswith("--") else arg
         if name in own:
             kept.append(arg)
+            if name in takes_value and "=" not in arg and j + 1 < len(tail):
+                kept.append(tail[j + 1])
+                j += 2
+                continue
         elif name in GLOBAL_VALUE_OPTIONS and "=" not in arg and j + 1 < len(tail):
             moved += tail[j : j + 2]
             j += 2
@@ -256,7 +275,16 @@ class LazyGroup(typer.core.TyperGroup):
                 names |= _option_names(sub)
             return names
 
-        return super().parse_args(ctx, hoist_global_options(list(args), command_options))
+        def value_options(name: str) -> set[str]:
+            command = self.commands.get(name) if name in self.commands else None
+            if command is None:
+                return set()
+            names = _option_names(command, values_only=True)
+            for sub in getattr(command, "commands", {}).values():
+                names |= _option_names(sub, values_only=True)
+            return names
+
+        return super().parse_args(ctx, hoist_global_options(list(args), command_options, value_options))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)  # keys only: TyperGroup's version reads every value
@@ -332,6 +360,12 @@ def root(
     ] = False,
 ) -> None:
     ctx.obj = GlobalOptions(kubeconfig=kubeconfig, context=context, config_file=config, verbose=verbose)
+    _PARSED["verbose"] = verbose
+
+
+# What the root callback parsed, for main's error handling: "-v" after `--args` is an argument's
+# value, not --verbose, and only the parser knows (main's argv scan is the fallback before parsing).
+_PARSED: dict[str, bool] = {}
 
 
 def build_app(*, lazy: bool = True) -> typer.Typer:
@@ -362,9 +396,11 @@ def main(argv: list[str] | None = None) -> None:
     # Re-bind the consoles to this process's streams and NO_COLOR (the test runner swaps both).
     output.reset_consoles()
     quiet_libraries(verbose)
+    _PARSED.clear()
     try:
         rc = app(args=argv, standalone_mode=False)
     except PlatformError as exc:
+        verbose = _PARSED.get("verbose", verbose)
         if verbose:
             _print_traceback()
         output.error(exc.message, hint=exc.hint, details=exc.details)
@@ -386,6 +422,7 @@ def main(argv: list[str] | None = None) -> None:
             output.error(exc.format_message())
         sys.exit(exc.exit_code)
     except Exception as exc:  # our bugs: one line, traceback only with --verbose
+        verbose = _PARSED.get("verbose", verbose)
         if verbose:
             _print_traceback()
         output.error(

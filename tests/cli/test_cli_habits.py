@@ -16,7 +16,7 @@ from platformctl.cli.common import complete_components, complete_contexts, split
 from platformctl.components import registry
 from platformctl.errors import EXIT_CODES
 from platformctl.usecases import up as up_mod
-from tests.orchestration.toys import REAL_DEPS, ToyComponent, ToyEngine, toy_registry
+from tests.orchestration.toys import REAL_DEPS, ToyComponent, ToyEngine, stub_preflight, toy_registry
 from tests.support.cli_main import run_main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +29,7 @@ def toys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[ToyEngine, di
     engine.server = "https://127.0.0.1:6443"
     monkeypatch.setattr(registry, "get", lambda name: comps[name])
     monkeypatch.setattr(up_mod, "default_connect", lambda kubeconfig, context, reporter: engine)
+    stub_preflight(monkeypatch)  # toy components have no pinned sources (see tests/orchestration/toys.py)
     cfg = tmp_path / "platform.yaml"
     cfg.write_text("cluster:\n  provider: existing\ndomain: example.com\n")
     return engine, comps, cfg
@@ -190,6 +191,26 @@ def test_global_options_after_the_subcommand() -> None:
         "x",
     ]
     assert hoist_global_options(["status", "-f", "x"], lambda n: {"-f"}) == ["status", "-f", "x"]
+
+
+def test_a_value_that_looks_like_a_global_flag_stays_with_its_option() -> None:
+    # `deploy-model m --args -v`: "-v" is the value of --args (a container argument), not --verbose
+    args = ["deploy-model", "m", "--args", "-v", "--context", "c"]
+    own = {"--args", "--port"}
+    assert hoist_global_options(args, lambda n: own, lambda n: own) == [
+        "--context",
+        "c",
+        "deploy-model",
+        "m",
+        "--args",
+        "-v",
+    ]
+    # the real command table knows which options take a value
+    uri = "gs://kfserving-examples/models/sklearn/1.0/model"
+    ran = run_main(["deploy-model", "m", "--format", "sklearn", "--storage-uri", uri, "--args", "-v"])
+    assert ran.exit_code == 2 and "requires an argument" not in ran.output, ran.output
+    # parsed as a value: no --verbose traceback (this machine has no kubeconfig: the next error)
+    assert "Traceback" not in ran.stderr and "kubeconfig" in ran.stderr
 
 
 def test_global_options_after_the_subcommand_reach_the_spec(tmp_path: Path) -> None:

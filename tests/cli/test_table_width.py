@@ -19,7 +19,7 @@ from platformctl.usecases import up as up_mod
 from platformctl.usecases.doctor import CheckResult
 from platformctl.usecases.models import ModelRow
 from platformctl.usecases.status import ComponentStatus, Endpoint, StatusResult
-from tests.orchestration.toys import REAL_DEPS, ToyEngine, toy_registry
+from tests.orchestration.toys import REAL_DEPS, ToyEngine, stub_preflight, toy_registry
 from tests.support.cli_main import Ran, run_main
 
 WIDTHS = (80, 120)
@@ -160,6 +160,7 @@ def toy_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[ToyEngine, 
     engine = ToyEngine()
     monkeypatch.setattr(registry, "get", lambda name: comps[name])
     monkeypatch.setattr(up_mod, "default_connect", lambda kubeconfig, context, reporter: engine)
+    stub_preflight(monkeypatch)  # toy components have no pinned sources (see tests/orchestration/toys.py)
     cfg = tmp_path / "platform.yaml"
     cfg.write_text("cluster:\n  provider: existing\ndomain: example.com\n")
     return engine, cfg
@@ -324,5 +325,7 @@ def test_tools_and_bundle_verify(width: int, tmp_path: Path) -> None:
     ran = run(["bundle", str(bundle), "--verify"], width)
     assert ran.exit_code == 3, ran.output
     paths = {line.split()[1] for line in ran.stdout.splitlines() if line.startswith("│ ") and "/" in line}
-    assert paths and all(p.count("/") >= 2 for p in paths)  # <component>/<version>/<file>, whole
+    # <component>/<version>/<file> and charts/<chart>-<version>.tgz, whole
+    assert paths and all(p.count("/") >= 2 or p.startswith("charts/") for p in paths)
+    assert any(p.startswith("charts/") and p.endswith(".tgz") for p in paths)
     check_layout(ran.stdout, width, paths)
