@@ -149,18 +149,22 @@ def down(
     ctx: typer.Context,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Delete a kind cluster even if platformctl did not create it.")
+        bool, typer.Option("--force", help="Delete a kind/minikube cluster platformctl did not create.")
     ] = False,
     sets: SetOption = None,
 ) -> None:
-    """Remove the platform: delete the kind cluster, or prune every component from an existing cluster."""
+    """Remove the platform: delete the kind/minikube cluster, or prune every component from an existing
+    cluster."""
     from platformctl.cli.progress import ProgressView
     from platformctl.usecases.down import down as down_usecase
 
     output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
     spec = load_spec_from_ctx(ctx, sets=sets)
     g = global_options(ctx)
-    confirmed = yes or spec.cluster.provider == "kind"
+    from platformctl.providers import manages_cluster
+
+    # Deleting a cluster platformctl created needs no prompt; pruning a shared cluster does.
+    confirmed = yes or manages_cluster(spec.cluster.provider)
     if not confirmed:
         where = g.context or spec.cluster.context or "the current context"
         try:
@@ -180,11 +184,11 @@ def down(
         result = down_usecase(
             spec, confirmed=confirmed, force=force, kubeconfig=g.kubeconfig, context=g.context, reporter=view
         )
-    if result.provider == "kind":
+    if manages_cluster(result.provider):
         output.info(
-            f"deleted kind cluster {result.target}"
+            f"deleted {result.provider} cluster {result.target}"
             if result.cluster_deleted
-            else f"no kind cluster named {result.target}; nothing to do"
+            else f"no {result.provider} cluster named {result.target}; nothing to do"
         )
     else:
         total = sum(result.pruned.values())

@@ -129,12 +129,15 @@ def parse_url_overrides(items: Sequence[str], flag: str) -> dict[str, str]:
 
 
 def default_ingress(spec: PlatformSpec) -> Endpoint | None:
-    """kind maps the gateway to listen_address:http_port; URLs say port 80, so dial that port instead."""
+    """Where the provider's gateway answers when URLs say port 80 but it listens elsewhere: kind maps it
+    to listen_address:http_port, minikube exposes NodePort 31080 at `minikube ip`. None: dial the URL."""
+    from platformctl import providers
     from platformctl.drivers.http import Endpoint
 
-    c = spec.cluster
-    if c.provider == "kind" and c.http_port != 80:
-        return Endpoint(c.listen_address, c.http_port)
+    provider = providers.create(spec, providers.ProviderOptions(allow_download=False))
+    ingress = provider.ingress(spec)
+    if ingress is not None and ingress.http_port != 80:
+        return Endpoint(ingress.address, ingress.http_port)
     return None
 
 

@@ -249,14 +249,20 @@ def up(
             )
         info = None
     else:
-        info = cluster_mod.ensure_cluster(
+        from platformctl import providers
+
+        provider = providers.create(
             spec,
-            options.kubeconfig,
-            options.context,
-            force=options.force,
-            reporter=base,
-            allow_download=options.sources.allow_download,
+            providers.ProviderOptions(
+                kubeconfig=options.kubeconfig,
+                context=options.context,
+                force=options.force,
+                allow_download=options.sources.allow_download,
+                reporter=base,
+            ),
         )
+        info = provider.ensure(spec)
+        spec = providers.resolve_domain(spec, provider)  # minikube: <node ip>.sslip.io unless set
         engine = connect(info.kubeconfig, info.context, rep)
 
     ctx = make_render_context(spec, options.sources, rep, lock)
