@@ -28,7 +28,9 @@ __all__ = [
     "create",
     "gateway_service_type",
     "manages_cluster",
+    "publishes_host_ports",
     "resolve_domain",
+    "tools",
 ]
 
 REGISTRY: dict[str, type[KindProvider] | type[ExistingProvider] | type[MinikubeProvider]] = {
@@ -59,6 +61,16 @@ def gateway_service_type(provider: str) -> GatewayServiceType:
 def manages_cluster(provider: str) -> bool:
     """True when platformctl creates and deletes this provider's clusters (kind, minikube)."""
     return _cls(provider).manages_cluster
+
+
+def publishes_host_ports(provider: str) -> bool:
+    """True when the ingress is published on host ports that must be free (kind)."""
+    return _cls(provider).publishes_host_ports
+
+
+def tools(provider: str) -> tuple[str, ...]:
+    """The binaries this provider drives (kind, minikube), resolved like every pinned tool."""
+    return _cls(provider).tools
 
 
 def resolve_domain(spec: PlatformSpec, provider: Provider) -> PlatformSpec:

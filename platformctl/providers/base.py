@@ -71,6 +71,10 @@ class Provider(Protocol):
     gateway_service_type: ClassVar[GatewayServiceType]
     # True: platformctl creates and deletes the cluster (down deletes it); False: it only installs onto it.
     manages_cluster: ClassVar[bool]
+    # The ingress is published on host ports (cluster.listen_address:http_port/https_port) that must be free.
+    publishes_host_ports: ClassVar[bool]
+    # Binaries this provider drives (resolved and pinned like kind/helm/kubectl: drivers/tools.py).
+    tools: ClassVar[tuple[str, ...]]
 
     def context_name(self, spec: PlatformSpec) -> str | None:
         """The kubeconfig context this provider's cluster is reached through (None: the current one)."""

@@ -18,6 +18,8 @@ class ExistingProvider:
     name: ClassVar[str] = "existing"
     gateway_service_type: ClassVar[GatewayServiceType] = "LoadBalancer"
     manages_cluster: ClassVar[bool] = False
+    publishes_host_ports: ClassVar[bool] = False
+    tools: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: ProviderOptions | None = None) -> None:
         self.options = options or ProviderOptions()

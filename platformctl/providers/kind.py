@@ -142,6 +142,8 @@ class KindProvider:
     name: ClassVar[str] = "kind"
     gateway_service_type: ClassVar[GatewayServiceType] = "NodePort"
     manages_cluster: ClassVar[bool] = True
+    publishes_host_ports: ClassVar[bool] = True
+    tools: ClassVar[tuple[str, ...]] = ("kind",)
 
     def __init__(self, options: ProviderOptions | None = None) -> None:
         self.options = options or ProviderOptions()

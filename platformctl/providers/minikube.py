@@ -42,6 +42,8 @@ class MinikubeProvider:
     name: ClassVar[str] = "minikube"
     gateway_service_type: ClassVar[GatewayServiceType] = "NodePort"
     manages_cluster: ClassVar[bool] = True
+    publishes_host_ports: ClassVar[bool] = False
+    tools: ClassVar[tuple[str, ...]] = ("minikube",)
 
     def __init__(self, options: ProviderOptions | None = None) -> None:
         self.options = options or ProviderOptions()

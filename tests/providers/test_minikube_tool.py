@@ -66,7 +66,5 @@ def test_checksum_mismatch_refuses_and_caches_nothing(tmp_path: Path) -> None:
 
 
 def test_without_downloads_a_missing_minikube_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(
-        SourceError, match=r"minikube v1\.38\.1 is needed: not found, and downloads are"
-    ):
+    with pytest.raises(SourceError, match=r"minikube v1\.38\.1 is needed: not found, and downloads are"):
         resolver(tmp_path, "http://127.0.0.1:9", allow_download=False).ensure("minikube")
