@@ -43,16 +43,15 @@ def doctor(
     ] = None,
 ) -> None:
     """Check this machine for the platform: one verdict and one fix per check; exit 1 if any fails."""
-    from platformctl.drivers.tools import ToolResolver
+    from platformctl.cli.context import command_context
     from platformctl.errors import CheckFailed
-    from platformctl.plan.lock import load_lock
     from platformctl.usecases.doctor import DoctorProbes, exit_verdict, run_doctor
 
     output.reset_consoles()
     spec = load_spec_from_ctx(ctx, sets=set_)
-    lock = load_lock()
-    probes = DoctorProbes(tools=ToolResolver(lock, cache_dir=cache_dir, allow_download=not no_download))
-    results = run_doctor(spec, lock=lock, probes=probes)
+    cctx = command_context(ctx, spec, allow_download=not no_download)
+    probes = DoctorProbes(tools=cctx.tool_resolver(cache_dir=cache_dir))
+    results = run_doctor(spec, lock=cctx.lock, probes=probes)
     output.emit_data(
         {"verdict": exit_verdict(results), "checks": [r.to_dict() for r in results]},
         fmt,

@@ -10,7 +10,6 @@ import typer
 
 from platformctl.cli import output
 from platformctl.cli.common import OutputFormat, OutputOption, SetOption, load_spec_from_ctx
-from platformctl.cli.state import global_options
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
@@ -29,14 +28,10 @@ class _Progress:
 
 
 def connect_engine(ctx: typer.Context, spec: PlatformSpec) -> Engine:
-    from platformctl.drivers.kube.engine import Engine
+    """The engine of the cluster the provider names (usecases/context.py: --context wins, as kubectl)."""
+    from platformctl.cli.context import command_context
 
-    opts = global_options(ctx)
-    return Engine.connect(
-        opts.kubeconfig or spec.cluster.kubeconfig,
-        opts.context or spec.cluster.context,
-        reporter=_Progress(),
-    )
+    return command_context(ctx, spec, reporter=_Progress()).engine
 
 
 def runtime_table(spec: PlatformSpec, manifests_dir: Path | None, engine: Engine | None) -> RuntimeTable:

@@ -224,26 +224,14 @@ def status(
 ) -> None:
     """Each component's version and health (with the reason), and the URLs of Knative Services and
     InferenceServices in all namespaces."""
-    from platformctl.errors import ClusterError
-    from platformctl.reporting import NullReporter
-    from platformctl.usecases import cluster as cluster_mod
-    from platformctl.usecases.render import SourceOptions, make_render_context
+    from platformctl.cli.context import command_context
     from platformctl.usecases.status import status as status_usecase
-    from platformctl.usecases.up import default_connect
 
     output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
     spec = load_spec_from_ctx(ctx, sets=sets)
-    g = global_options(ctx)
-    target = cluster_mod.reachable_target(spec, g.kubeconfig, g.context, explicit_context_wins=True)
-    if target is None:
-        raise ClusterError(
-            f"no kind cluster named {spec.cluster.name!r}: run `platformctl up` first",
-            hint="or select an existing cluster with cluster.provider: existing and --context",
-        )
-    reporter = NullReporter()
-    engine = default_connect(target[0], target[1], reporter)
-    rctx = make_render_context(spec, SourceOptions(allow_download=False), reporter)
-    res = status_usecase(spec, engine, rctx)
+    cctx = command_context(ctx, spec)
+    engine = cctx.engine  # first: a cluster that does not exist is reported as such
+    res = status_usecase(cctx.cluster_spec, engine, cctx.render_context)
     if fmt is OutputFormat.table:
         output.out.print(_status_tables(res), soft_wrap=False)
     else:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from platformctl.drivers.http import Endpoint, HttpClient, HttpResult
     from platformctl.drivers.kube.engine import Engine
     from platformctl.plan.spec import PlatformSpec
+    from platformctl.providers import Provider
 
 KSVC_API = "serving.knative.dev/v1"
 # The conference app's Knative Services (design §5) and the iris model (design §6): used when there is
@@ -128,13 +129,13 @@ def parse_url_overrides(items: Sequence[str], flag: str) -> dict[str, str]:
     return out
 
 
-def default_ingress(spec: PlatformSpec) -> Endpoint | None:
+def default_ingress(spec: PlatformSpec, provider: Provider | None = None) -> Endpoint | None:
     """Where the provider's gateway answers when URLs say port 80 but it listens elsewhere: kind maps it
     to listen_address:http_port, minikube exposes NodePort 31080 at `minikube ip`. None: dial the URL."""
     from platformctl import providers
     from platformctl.drivers.http import Endpoint
 
-    provider = providers.create(spec, providers.ProviderOptions(allow_download=False))
+    provider = provider or providers.create(spec, providers.ProviderOptions(allow_download=False))
     ingress = provider.ingress(spec)
     if ingress is not None and ingress.http_port != 80:
         return Endpoint(ingress.address, ingress.http_port)
