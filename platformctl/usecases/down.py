@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from platformctl import reporting
+from platformctl.components.dag import topological
 from platformctl.errors import SafetyError
-from platformctl.plan.dag import topological
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine

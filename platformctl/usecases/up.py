@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Literal
 
 from platformctl import reporting
 from platformctl.components.base import Apply, KubeObject, RenderContext
+from platformctl.components.dag import Plan, build_plan
 from platformctl.errors import ClusterError, NotReadyError, PlatformError, UsageError
-from platformctl.plan.dag import Plan, build_plan
 from platformctl.usecases.render import SourceOptions, make_render_context, render
 from platformctl.usecases.runner import ComponentTaggingReporter, RunResult, TaskContext, run_dag
 
