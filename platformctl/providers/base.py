@@ -23,11 +23,6 @@ if TYPE_CHECKING:
 
 GatewayServiceType = Literal["NodePort", "LoadBalancer"]
 
-# NodePorts of the istio-ingressgateway Service on local clusters. kind's extraPortMappings map the host
-# ports onto them (templates/kind-config.yaml.j2); on minikube they are dialled at `minikube ip`.
-HTTP_NODE_PORT = 31080
-HTTPS_NODE_PORT = 31443
-
 
 @dataclass(frozen=True)
 class Target:

@@ -21,16 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from platformctl import reporting
+from platformctl.drivers.kind import HTTP_NODE_PORT, HTTPS_NODE_PORT  # the gateway NodePorts, defined once
 from platformctl.errors import SafetyError, SourceError
 from platformctl.providers import ownership
-from platformctl.providers.base import (
-    HTTP_NODE_PORT,
-    HTTPS_NODE_PORT,
-    GatewayServiceType,
-    Ingress,
-    ProviderOptions,
-    Target,
-)
+from platformctl.providers.base import GatewayServiceType, Ingress, ProviderOptions, Target
 from platformctl.providers.kind import check_context, kubeconfig_path
 
 if TYPE_CHECKING:
