@@ -69,7 +69,7 @@ def up(
     manifests_dir: ManifestsDirOption = None,
     charts_dir: ChartsDirOption = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Replace a same-named kind cluster platformctl did not create.")
+        bool, typer.Option("--force", help="Replace a same-named cluster platformctl did not create.")
     ] = False,
     force_conflicts: Annotated[
         bool, typer.Option("--force-conflicts", help="Take over fields owned by other field managers.")

@@ -128,7 +128,8 @@ def decide(
     if record is None:
         if not force:
             raise SafetyError(
-                f"a {what} exists but was not created by platformctl; {foreign_hint}, "
+                f"a {desired.provider} cluster named {desired.name!r} exists but was not created by "
+                f"platformctl; {foreign_hint}, "
                 "or re-run with --force to delete and recreate it"
             )
         return "recreate"

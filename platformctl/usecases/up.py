@@ -1,4 +1,4 @@
-"""``platformctl up``: cluster (kind or existing) → engine → run the component DAG.
+"""``platformctl up``: cluster (from the provider: kind, minikube or existing) → engine → run the DAG.
 
 Resumable and idempotent because every step is: applies are server-side (an unchanged object is
 reported ``unchanged`` by the engine and nothing is written), waits only read, and the kind cluster is

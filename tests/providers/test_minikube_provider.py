@@ -114,7 +114,7 @@ def test_profile_not_created_by_platformctl_is_refused_then_replaced_with_force(
     # Someone ran `minikube start -p platform` themselves: no platformctl record.
     Minikube(FAKE_MINIKUBE).start("platform", kubernetes_version="v1.30.0", kubeconfig=tmp_path / "theirs")
     provider = make(tmp_path)
-    with pytest.raises(SafetyError, match="minikube cluster 'platform' exists but was not created by") as e:
+    with pytest.raises(SafetyError, match="a minikube cluster named 'platform' exists but was not") as e:
         provider.ensure(spec())
     assert e.value.exit_code == 5 and "--context platform" in e.value.message
     with pytest.raises(SafetyError, match="not created by platformctl; not deleting it"):
