@@ -18,6 +18,7 @@ from platformctl.usecases.render import SourceOptions
 from platformctl.usecases.up import UpOptions, up
 from tests.fakeapi import FakeApiServer
 from tests.orchestration.test_up_fake import assert_all_succeeded, sources
+from tests.support.cli_main import run_main
 
 __all__ = ["sources"]  # the fixture, shared with test_up_fake.py
 
@@ -70,6 +71,21 @@ def test_minikube_provider_full_up_reuse_refusal_and_down(
     assert again.cluster is not None and not again.cluster.created
     assert again.changed == 0
     assert len(_calls(minikube_env, "start")) == 1
+
+    # The CLI's read-only commands find the cluster through the same provider (per-command context).
+    cli_env = {"KUBECONFIG": str(kubeconfig), "PLATFORMCTL_MINIKUBE": str(FAKE_MINIKUBE)}
+    mk = ["--set", "cluster.provider=minikube"]
+    st = run_main(["status", "-o", "json", *mk], env=cli_env)
+    assert st.exit_code == 0, st.stderr
+    assert json.loads(st.stdout)["context"] == "platform"
+    # smoke-test dials the node IP's NodePort (nothing listens there in this test: the checks fail fast).
+    smoke = run_main(
+        ["smoke-test", "--no-cluster", "--retries", "0", "--timeout", "1", "-o", "json", *mk], env=cli_env
+    )
+    report = json.loads(smoke.stdout)
+    assert smoke.exit_code == 1 and report["ingress"] == "127.0.0.3:31080"
+    urls = [r["url"] for r in report["checks"] if r["group"] != "ingress"]
+    assert urls and all(".default.127.0.0.3.sslip.io" in u for u in urls)
 
     # a profile platformctl did not create is refused (exit 5), neither reused nor deleted
     other = PlatformSpec.model_validate({"cluster": {"provider": "minikube", "name": "theirs"}})
