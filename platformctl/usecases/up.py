@@ -248,6 +248,13 @@ def up(
                 rendered_objects=sum(len(c.objects) for c in rendered.components),
             )
         info = None
+        from platformctl import providers
+
+        # The domain the real run would use (minikube: <node ip>.sslip.io unless set).
+        dry = providers.ProviderOptions(
+            kubeconfig=options.kubeconfig, context=options.context, allow_download=False
+        )
+        spec = providers.resolve_domain(spec, providers.create(spec, dry))
     else:
         from platformctl import providers
 

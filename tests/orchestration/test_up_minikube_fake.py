@@ -48,7 +48,11 @@ def _calls(state: Path, verb: str) -> list[dict[str, Any]]:
 
 
 def test_minikube_provider_full_up_reuse_refusal_and_down(
-    minikube_env: Path, fake_api: FakeApiServer, sources: SourceOptions, tmp_path: Path
+    minikube_env: Path,
+    fake_api: FakeApiServer,
+    sources: SourceOptions,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     res = up(SPEC, UpOptions(sources=sources, timeout=120))
     assert_all_succeeded(res)
@@ -71,6 +75,19 @@ def test_minikube_provider_full_up_reuse_refusal_and_down(
     assert again.cluster is not None and not again.cluster.created
     assert again.changed == 0
     assert len(_calls(minikube_env, "start")) == 1
+
+    # A dry run renders for the domain the real run uses.
+    from platformctl.usecases.render import make_render_context as real
+
+    seen: list[str] = []
+
+    def spy(spec: PlatformSpec, *args: Any, **kw: Any) -> Any:
+        seen.append(spec.domain)
+        return real(spec, *args, **kw)
+
+    monkeypatch.setattr("platformctl.usecases.up.make_render_context", spy)
+    dry = up(SPEC, UpOptions(sources=sources, timeout=120, dry_run=True))
+    assert dry.mode == "server-dry-run" and seen == ["127.0.0.3.sslip.io"]
 
     # The CLI's read-only commands find the cluster through the same provider (per-command context).
     cli_env = {"KUBECONFIG": str(kubeconfig), "PLATFORMCTL_MINIKUBE": str(FAKE_MINIKUBE)}
