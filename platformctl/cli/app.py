@@ -33,6 +33,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "doctor_cmd",
     "models_cmd",
     "smoke_cmd",
+    "images_cmd",
+    "cache_cmd",
+    "apps_cmd",
 )
 
 
@@ -84,7 +87,15 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     ),
     "smoke-test": LazyCommand(
         "smoke_cmd",
-        "Check the ingress, every Knative Service, the conference app's routes and the iris model.",
+        "Check the ingress, every Knative Service and app, the conference app's routes and the iris model.",
+    ),
+    "deploy-app": LazyCommand(
+        "apps_cmd",
+        "Run a container on Knative (+ Dapr): render, apply, wait for Ready, print the URL and requests.",
+    ),
+    "images": LazyCommand(
+        "images_cmd",
+        "List every image the enabled platform runs, the component needing it and how it is pinned.",
     ),
     "config": LazyCommand(
         "config_cmd", "Show the effective platform spec, write a commented platform.yaml, or validate one."
@@ -95,6 +106,11 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "(`tools install`).",
     ),
     "models": LazyCommand("models_cmd", "InferenceServices on the cluster."),
+    "cache": LazyCommand(
+        "cache_cmd",
+        "The pull-through registry caches kind clusters pull through: size, hits; prune or remove them.",
+    ),
+    "apps": LazyCommand("apps_cmd", "Apps deployed with deploy-app: list, describe, promote, delete, logs."),
 }
 
 # Typer settings the root passes down to every command it builds; a module's commands are built

@@ -6,7 +6,8 @@ of the config it created the cluster with. Whether a cluster may be reused or de
 one policy every provider shares (providers/ownership.py; providers/kind.py applies it to kind).
 
 Commands used (kind v0.30.0 CLI): ``kind get clusters``, ``kind create cluster --name --config
---kubeconfig --wait``, ``kind delete cluster --name --kubeconfig``, ``kind get kubeconfig --name``.
+--kubeconfig --wait``, ``kind delete cluster --name --kubeconfig``, ``kind get kubeconfig --name``,
+``kind get nodes --name``, ``kind load image-archive <tar> --name``.
 kind is always pointed at a private kubeconfig file; the user's kubeconfig is changed only through
 drivers/kubeconfig.py (one context, mode 0600, other contexts untouched).
 """
@@ -46,6 +47,7 @@ class KindConfig:
     listen_address: str = "127.0.0.1"
     http_port: int = 80
     https_port: int = 443
+    registry_cache: bool = False  # containerd config_path for the registry cache's hosts.toml files
 
     def validate(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -92,6 +94,7 @@ def render_config(cfg: KindConfig) -> str:
         https_port=cfg.https_port,
         http_node_port=HTTP_NODE_PORT,
         https_node_port=HTTPS_NODE_PORT,
+        registry_cache=cfg.registry_cache,
     )
 
 
@@ -243,6 +246,34 @@ class KindCluster:
         if res.returncode != 0:
             raise ClusterError(f"kind could not delete cluster {name!r}", details=_lines(res.stderr))
 
+    def nodes(self, name: str) -> list[str]:
+        """Node container names of cluster ``name`` (``kind get nodes --name``)."""
+        res = self._run(["get", "nodes", "--name", name])
+        if res.returncode != 0:
+            raise ClusterError(
+                f"kind could not list the nodes of cluster {name!r}", details=_lines(res.stderr)
+            )
+        return [line.strip() for line in res.stdout.splitlines() if line.strip()]
+
+    def load_image_archive(self, name: str, archive: Path, *, timeout: float = 900) -> None:
+        """``kind load image-archive ARCHIVE --name NAME``: import a ``docker save`` tar into every node."""
+        res = self._run(["load", "image-archive", str(archive), "--name", name], timeout=timeout)
+        if res.returncode != 0:
+            raise ClusterError(
+                f"kind could not load {archive.name} into cluster {name!r}", details=_lines(res.stderr)
+            )
+
+    def load_docker_image(self, name: str, image: str, *, timeout: float = 600) -> None:
+        """``kind load docker-image IMAGE --name NAME``: copy a local image onto the cluster's nodes, so
+        pods can run it without a registry (kind v0.30.0 CLI)."""
+        res = self._run(["load", "docker-image", image, "--name", name], timeout=timeout)
+        if res.returncode != 0:
+            raise ClusterError(
+                f"kind could not load image {image} into cluster {name!r} (exit {res.returncode})",
+                details=_lines(res.stderr),
+                hint=f"check `kind get clusters` lists {name} and `docker image inspect {image}` works",
+            )
+
     def kubeconfig(self, name: str) -> str:
         res = self._run(["get", "kubeconfig", "--name", name])
         if res.returncode != 0:
@@ -288,3 +319,21 @@ def _lines(text: str) -> list[str]:
 
 def context_name(cluster: str) -> str:
     return f"kind-{cluster}"
+
+
+def pull_into_node(client: Any, node: str, image: str) -> int | None:
+    """Pull ``image`` into a kind node's containerd with the node's own ``crictl`` (kind node images
+    ship crictl; the node's containerd mirror config applies). Returns the image size crictl reports
+    (``crictl inspecti -o json``: status.size), or None. ``client``: drivers.docker.ImageClient."""
+    code, out = client.exec(node, ["crictl", "pull", image])
+    if code != 0:
+        last = [line for line in out.splitlines() if line.strip()][-1:] or [f"exit {code}"]
+        raise ClusterError(f"crictl pull {image} in node {node}: {last[0]}")
+    code, out = client.exec(node, ["crictl", "inspecti", "-o", "json", image])
+    if code != 0:
+        return None
+    try:
+        size = json.loads(out)["status"]["size"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return int(size) if str(size).isdigit() else None

@@ -77,6 +77,8 @@ class ClusterSpec(_Model):
     # provider=minikube: `minikube start --cpus/--memory`; None: minikube's own defaults.
     cpus: Annotated[int, Field(ge=1, le=512)] | None = None
     memory_mb: Annotated[int, Field(ge=1024, le=4194304)] | None = None
+    # Pull-through registry caches that survive `down` (kind only); None: on for kind (docs/images.md).
+    registry_cache: bool | None = None
 
     @model_validator(mode="after")
     def _ports_differ(self) -> ClusterSpec:

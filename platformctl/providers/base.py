@@ -58,6 +58,7 @@ class ProviderOptions:
     reporter: Reporter | None = None
     binary: Path | None = None  # the provider's tool (kind/minikube); None: the tool resolver's pick
     state_dir: Path | None = None  # ownership records; None: $XDG_STATE_HOME/platformctl/<provider>
+    registry_cache: bool = False  # kind: nodes use the pull-through registry caches (usecases/up_images.py)
 
 
 class Provider(Protocol):

@@ -38,6 +38,7 @@ def _desired(cfg: KindConfig, config_yaml: str) -> ownership.Desired:
         "listen_address": cfg.listen_address,
         "http_port": str(cfg.http_port),
         "https_port": str(cfg.https_port),
+        "registry_cache": str(cfg.registry_cache).lower(),
     }
     return ownership.Desired("kind", cfg.name, config_hash(config_yaml), settings)
 
@@ -182,6 +183,7 @@ class KindProvider:
             listen_address=spec.cluster.listen_address,
             http_port=spec.cluster.http_port,
             https_port=spec.cluster.https_port,
+            registry_cache=self.options.registry_cache,
         )
         rep = self.options.reporter or reporting.NullReporter()
         step = "cluster"

@@ -74,6 +74,12 @@ def reachable_target(
     return target.kubeconfig, target.context
 
 
+def _cache(spec: PlatformSpec) -> bool:
+    from platformctl.usecases.up_images import cache_enabled
+
+    return cache_enabled(spec)
+
+
 def ensure_cluster(
     spec: PlatformSpec,
     kubeconfig: str | None,
@@ -90,5 +96,6 @@ def ensure_cluster(
         force=force,
         allow_download=allow_download,
         reporter=reporter,
+        registry_cache=_cache(spec),  # issue 11: containerd config_path for the registry caches
     )
     return providers.create(spec, opts).ensure(spec)

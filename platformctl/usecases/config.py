@@ -62,6 +62,11 @@ FIELD_DOCS: dict[str, FieldDoc] = {
     "cluster.memory_mb": FieldDoc(
         "integer or null", "≥1024 (MiB)", "minikube only: memory for the profile; null = minikube's default."
     ),
+    "cluster.registry_cache": FieldDoc(
+        "boolean or null",
+        "true | false | null",
+        "Pull-through registry caches that survive `down` (kind); null = on for kind.",
+    ),
     "domain": FieldDoc(
         "DNS-1123 subdomain",
         "e.g. example.com",

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
     from platformctl.usecases.cluster import ClusterInfo
+    from platformctl.usecases.prepull import Prepull, PrepullReport
+    from platformctl.usecases.prepull_existing import ExistingPrepull
 
 ACTIONS = ("created", "configured", "unchanged", "not validated")
 # (component, step name) → called before each step; a test seam for interruptions at exact points.
@@ -48,6 +50,9 @@ class UpOptions:
     context: str | None = None  # global --context
     max_workers: int | None = None
     step_hook: StepHook | None = None
+    # issue 11: pre-pull images into the kind node(s) while the DAG runs (None: on for kind).
+    prepull: bool | None = None
+    prepull_concurrency: int = 3
 
 
 @dataclass
@@ -61,6 +66,7 @@ class UpResult:
     # component → {"created": n, "configured": n, "unchanged": n}
     actions: dict[str, dict[str, int]] = field(default_factory=dict)
     rendered_objects: int = 0
+    prepull: PrepullReport | None = None  # issue 11: background pre-pull, when one ran
 
     @property
     def changed(self) -> int:
@@ -255,9 +261,13 @@ def up(
             kubeconfig=options.kubeconfig, context=options.context, allow_download=False
         )
         spec = providers.resolve_domain(spec, providers.create(spec, dry))
+        images = None
     else:
         from platformctl import providers
+        from platformctl.usecases.up_images import cache_enabled, plan_images
 
+        # issue 11: before the cluster is touched, so a bundle lacking an image changes nothing.
+        images = plan_images(spec, plan, options.sources, prepull=options.prepull, reporter=base)
         provider = providers.create(
             spec,
             providers.ProviderOptions(
@@ -266,11 +276,13 @@ def up(
                 force=options.force,
                 allow_download=options.sources.allow_download,
                 reporter=base,
+                registry_cache=cache_enabled(spec),
             ),
         )
         info = provider.ensure(spec)
         spec = providers.resolve_domain(spec, provider)  # minikube: <node ip>.sslip.io unless set
         engine = connect(info.kubeconfig, info.context, rep)
+    prepull = _start_images(info, images, options, base, engine)
 
     ctx = make_render_context(spec, options.sources, rep, lock)
     check_external(plan, engine, ctx)
@@ -284,17 +296,36 @@ def up(
         cluster=info,
         actions=actions,
     )
-    result.run = run_components(
-        plan,
-        engine,
-        ctx,
-        timeout=timeout,
-        dry_run=options.dry_run,
-        force_conflicts=options.force_conflicts,
-        reporter=rep,
-        step_hook=options.step_hook,
-        max_workers=options.max_workers,
-        cancel=cancel,
-        actions=actions,
-    )
+    try:
+        result.run = run_components(
+            plan,
+            engine,
+            ctx,
+            timeout=timeout,
+            dry_run=options.dry_run,
+            force_conflicts=options.force_conflicts,
+            reporter=rep,
+            step_hook=options.step_hook,
+            max_workers=options.max_workers,
+            cancel=cancel,
+            actions=actions,
+        )
+    finally:
+        if prepull is not None:
+            # The DAG is done: pulls not started are left to the kubelet; running ones get a moment.
+            prepull.cancel()
+            result.prepull = prepull.wait(timeout=prepull.grace)
     return result
+
+
+def _start_images(
+    info: ClusterInfo | None, images: object, options: UpOptions, reporter: Reporter, engine: Engine
+) -> Prepull | ExistingPrepull | None:
+    """issue 11: load bundled image archives or start the background pre-pull (usecases/up_images.py)."""
+    from platformctl.usecases.up_images import UpImages, start_images
+
+    if info is None or not isinstance(images, UpImages):
+        return None
+    return start_images(
+        info, images, reporter=reporter, engine=engine, concurrency=options.prepull_concurrency
+    )
