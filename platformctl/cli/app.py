@@ -33,9 +33,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "doctor_cmd",
     "models_cmd",
     "smoke_cmd",
+    "apps_cmd",
     "images_cmd",
     "cache_cmd",
-    "apps_cmd",
 )
 
 
@@ -106,11 +106,11 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "(`tools install`).",
     ),
     "models": LazyCommand("models_cmd", "InferenceServices on the cluster."),
+    "apps": LazyCommand("apps_cmd", "Apps deployed with deploy-app: list, describe, promote, delete, logs."),
     "cache": LazyCommand(
         "cache_cmd",
         "The pull-through registry caches kind clusters pull through: size, hits; prune or remove them.",
     ),
-    "apps": LazyCommand("apps_cmd", "Apps deployed with deploy-app: list, describe, promote, delete, logs."),
 }
 
 # Typer settings the root passes down to every command it builds; a module's commands are built
