@@ -18,6 +18,9 @@ def lint(session: nox.Session) -> None:
     session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # Layer contracts (.importlinter): an upward import, or a CLI module wiring a driver, fails here.
+    session.install("import-linter==2.17")
+    session.run("lint-imports", env={"PYTHONPATH": "."})
 
 
 @nox.session(python=PY)

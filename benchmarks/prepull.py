@@ -49,7 +49,7 @@ if str(ROOT) not in sys.path:
 
 from up_plan import PROFILE  # noqa: E402  (benchmarks/up_plan.py, beside this script)
 
-from platformctl.plan.dag import build_plan  # noqa: E402
+from platformctl.components.dag import build_plan  # noqa: E402
 from platformctl.plan.loader import load_spec_with_sources  # noqa: E402
 from platformctl.usecases.images import ImagesReport, images_from_render  # noqa: E402
 from platformctl.usecases.prepull import pull_order  # noqa: E402

@@ -67,7 +67,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     ),
     "down": LazyCommand(
         "platform_cmd",
-        "Remove the platform: delete the kind cluster, or prune every component from an existing cluster.",
+        "Remove the platform: delete the kind/minikube cluster, or prune every component from an existing "
+        "cluster.",
     ),
     "status": LazyCommand(
         "platform_cmd",

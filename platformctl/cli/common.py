@@ -73,28 +73,25 @@ def complete_components(incomplete: str) -> list[str]:
 
 def complete_contexts(ctx: typer.Context, incomplete: str) -> list[str]:
     """Context names of the kubeconfig (--kubeconfig when already given, else the $KUBECONFIG files)."""
-    from pathlib import Path
-
-    from platformctl.drivers.kubeconfig import kubeconfig_chain, merge_chain
+    from platformctl.usecases.cluster import kubeconfig_contexts
 
     try:
-        given = ctx.find_root().params.get("kubeconfig")
-        chain = [Path(given).expanduser()] if given else kubeconfig_chain()
-        merged, _ = merge_chain(chain)
+        names = kubeconfig_contexts(ctx.find_root().params.get("kubeconfig"))
     except Exception:  # completion must never fail loudly
         return []
-    return [c["name"] for c in merged["contexts"] if str(c["name"]).startswith(incomplete)]
+    return [n for n in names if n.startswith(incomplete)]
 
 
 def complete_models(ctx: typer.Context, incomplete: str) -> list[str]:
     """InferenceService names on the cluster (the current context, or --context)."""
     try:
-        from platformctl.drivers.kube.engine import Engine
+        from platformctl.reporting import NullReporter
         from platformctl.usecases.models import list_models
+        from platformctl.usecases.up import default_connect
 
         root = ctx.find_root().params
         namespace = ctx.params.get("namespace")
-        engine = Engine.connect(root.get("kubeconfig"), root.get("context"))
+        engine = default_connect(root.get("kubeconfig"), root.get("context"), NullReporter())
         names = [r.name for r in list_models(engine, namespace)]
     except Exception:  # completion must never fail loudly
         return []

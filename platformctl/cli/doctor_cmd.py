@@ -51,25 +51,23 @@ def doctor(
     ] = None,
 ) -> None:
     """Check this machine for the platform: one verdict and one fix per check; exit 1 if any fails."""
+    from platformctl.cli.context import command_context
     from platformctl.cli.state import global_options
-    from platformctl.drivers.tools import ToolResolver
     from platformctl.errors import CheckFailed
-    from platformctl.plan.lock import load_lock
     from platformctl.usecases.doctor import DoctorProbes, exit_verdict, run_doctor
     from platformctl.usecases.preflight import cluster_doctor
 
     output.reset_consoles()
     spec = load_spec_from_ctx(ctx, sets=set_)
-    lock = load_lock()
-    probes = DoctorProbes(tools=ToolResolver(lock, cache_dir=cache_dir, allow_download=not no_download))
-    g = global_options(ctx)
-    the_context = context or g.context
+    the_context = context or global_options(ctx).context
     if the_context is not None:
         # An existing cluster: Docker and host ports are kind's needs, not this cluster's.
         spec = spec.model_copy(update={"cluster": spec.cluster.model_copy(update={"provider": "existing"})})
-    results = run_doctor(spec, lock=lock, probes=probes)
+    cctx = command_context(ctx, spec, allow_download=not no_download)
+    probes = DoctorProbes(tools=cctx.tool_resolver(cache_dir=cache_dir))
+    results = run_doctor(spec, lock=cctx.lock, probes=probes)
     if the_context is not None:
-        results += cluster_doctor(spec, g.kubeconfig, the_context, lock)
+        results += cluster_doctor(spec, cctx.kubeconfig, the_context, cctx.lock)
     output.emit_data(
         {"verdict": exit_verdict(results), "checks": [r.to_dict() for r in results]},
         fmt,

@@ -17,7 +17,6 @@ from platformctl.cli.common import (
     confirm,
     load_spec_from_ctx,
 )
-from platformctl.cli.state import global_options
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
@@ -36,14 +35,10 @@ class _Progress:
 
 
 def connect_engine(ctx: typer.Context, spec: PlatformSpec) -> Engine:
-    from platformctl.drivers.kube.engine import Engine
+    """The engine of the cluster the provider names (usecases/context.py: --context wins, as kubectl)."""
+    from platformctl.cli.context import command_context
 
-    opts = global_options(ctx)
-    return Engine.connect(
-        opts.kubeconfig or spec.cluster.kubeconfig,
-        opts.context or spec.cluster.context,
-        reporter=_Progress(),
-    )
+    return command_context(ctx, spec, reporter=_Progress()).engine
 
 
 def runtime_table(spec: PlatformSpec, manifests_dir: Path | None, engine: Engine | None) -> RuntimeTable:

@@ -24,7 +24,6 @@ from platformctl.cli.state import global_options
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from platformctl.drivers.kube.engine import Engine
     from platformctl.usecases.render import SourceOptions, ValidationReport
     from platformctl.usecases.status import StatusResult
 
@@ -115,7 +114,7 @@ def up(
     charts_dir: ChartsDirOption = None,
     allow_unpinned_charts: AllowUnpinnedOption = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Replace a same-named kind cluster platformctl did not create.")
+        bool, typer.Option("--force", help="Replace a same-named cluster platformctl did not create.")
     ] = False,
     force_conflicts: Annotated[
         bool, typer.Option("--force-conflicts", help="Take over fields owned by other field managers.")
@@ -226,27 +225,29 @@ def down(
     ctx: typer.Context,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Delete a kind cluster even if platformctl did not create it.")
+        bool, typer.Option("--force", help="Delete a kind/minikube cluster platformctl did not create.")
     ] = False,
     sets: SetOption = None,
 ) -> None:
-    """Remove the platform: delete the kind cluster, or prune every component from an existing cluster."""
+    """Remove the platform: delete the kind/minikube cluster, or prune every component from an existing
+    cluster."""
+    from platformctl.cli.context import command_context
     from platformctl.cli.progress import ProgressView
-    from platformctl.reporting import NullReporter
-    from platformctl.usecases import cluster as cluster_mod
     from platformctl.usecases.down import down as down_usecase
-    from platformctl.usecases.up import default_connect
 
     output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
     spec = load_spec_from_ctx(ctx, sets=sets)
     g = global_options(ctx)
-    confirmed = yes or spec.cluster.provider == "kind"
-    engine: Engine | None = None
-    if not confirmed:
+    from platformctl.providers import manages_cluster
+
+    # Deleting a cluster platformctl created needs no prompt; pruning a shared cluster does.
+    confirmed = yes or manages_cluster(spec.cluster.provider)
+    cctx = command_context(ctx, spec)
+    asked = not confirmed
+    if asked:
         # Connect first so that the question names the cluster that would be pruned. Declined → exit 1;
         # no terminal to ask (CI) → exit 5 naming --yes; Ctrl-C → 130.
-        target = cluster_mod.existing_target(spec, g.kubeconfig, g.context)
-        engine = default_connect(target.kubeconfig, target.context, NullReporter())
+        engine = cctx.engine
         confirm(
             f"Remove every platformctl-managed component from context {engine.context_name} "
             f"({engine.server})?",
@@ -254,7 +255,6 @@ def down(
             f"({engine.server}); confirm interactively or pass --yes",
         )
         confirmed = True
-    connected = engine
     with ProgressView(output.err) as view:
         result = down_usecase(
             spec,
@@ -263,13 +263,13 @@ def down(
             kubeconfig=g.kubeconfig,
             context=g.context,
             reporter=view,
-            connect=None if connected is None else (lambda kubeconfig, context, reporter: connected),
+            connect=(lambda kubeconfig, context, reporter: cctx.engine) if asked else None,
         )
-    if result.provider == "kind":
+    if manages_cluster(result.provider):
         output.info(
-            f"deleted kind cluster {result.target}"
+            f"deleted {result.provider} cluster {result.target}"
             if result.cluster_deleted
-            else f"no kind cluster named {result.target}; nothing to do"
+            else f"no {result.provider} cluster named {result.target}; nothing to do"
         )
     else:
         total = sum(result.pruned.values())
@@ -310,26 +310,14 @@ def status(
 ) -> None:
     """Each component's version and health (with the reason), and the URLs of Knative Services and
     InferenceServices in all namespaces."""
-    from platformctl.errors import ClusterError
-    from platformctl.reporting import NullReporter
-    from platformctl.usecases import cluster as cluster_mod
-    from platformctl.usecases.render import SourceOptions, make_render_context
+    from platformctl.cli.context import command_context
     from platformctl.usecases.status import status as status_usecase
-    from platformctl.usecases.up import default_connect
 
     output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
     spec = load_spec_from_ctx(ctx, sets=sets)
-    g = global_options(ctx)
-    target = cluster_mod.reachable_target(spec, g.kubeconfig, g.context, explicit_context_wins=True)
-    if target is None:
-        raise ClusterError(
-            f"no kind cluster named {spec.cluster.name!r}: run `platformctl up` first",
-            hint="or select an existing cluster with cluster.provider: existing and --context",
-        )
-    reporter = NullReporter()
-    engine = default_connect(target[0], target[1], reporter)
-    rctx = make_render_context(spec, SourceOptions(allow_download=False), reporter)
-    res = status_usecase(spec, engine, rctx)
+    cctx = command_context(ctx, spec)
+    engine = cctx.engine  # first: a cluster that does not exist is reported as such
+    res = status_usecase(cctx.cluster_spec, engine, cctx.render_context)
     if output.is_table(fmt):
         output.out.print(_status_tables(res, fmt is OutputFormat.wide))
     else:

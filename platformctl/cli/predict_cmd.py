@@ -78,12 +78,11 @@ def predict(
     set_: SetOption = None,
 ) -> None:
     """Send an inference request to a model through the ingress; print the answer, status and latency."""
+    from platformctl.cli.context import command_context
     from platformctl.cli.models_cmd import connect_engine
-    from platformctl.drivers.http import parse_ingress
     from platformctl.errors import CheckFailed, UsageError
     from platformctl.usecases.predict import PredictRequest
     from platformctl.usecases.predict import predict as run
-    from platformctl.usecases.smoke_test import default_ingress
 
     if metadata and ready:
         raise UsageError("--ready: cannot be combined with --metadata; ask one question at a time")
@@ -98,7 +97,7 @@ def predict(
         mode="metadata" if metadata else ("ready" if ready else "infer"),
         timeout=timeout,
     )
-    endpoint = parse_ingress(ingress) if ingress else default_ingress(spec)
+    endpoint = command_context(ctx, spec).ingress(ingress)  # --ingress, else the provider's
     result = run(
         req,
         engine_factory=lambda: connect_engine(ctx, spec),

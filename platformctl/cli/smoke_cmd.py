@@ -98,12 +98,13 @@ def smoke_test(
     set_: SetOption = None,
 ) -> None:
     """Check the ingress, every Knative Service and app, the conference app's routes and the iris model."""
-    from platformctl.drivers.http import parse_ingress
+    from platformctl.cli.context import command_context
     from platformctl.errors import CheckFailed, UsageError
     from platformctl.usecases import smoke_test as st
 
     spec = load_spec_from_ctx(ctx, sets=set_)
-    endpoint = parse_ingress(ingress) if ingress else st.default_ingress(spec)
+    cctx = command_context(ctx, spec)
+    endpoint = cctx.ingress(ingress) if ingress else None  # a bad --ingress is reported first
     services = st.parse_url_overrides(url or [], "--url")
     models = st.parse_url_overrides(model_url or [], "--model-url")
     app_paths = st.parse_app_paths(path or [])
@@ -120,12 +121,12 @@ def smoke_test(
         targets = (
             st.Targets(domain=spec.domain, source="--url")
             if services or models
-            else st.targets_from_spec(spec)
+            else st.targets_from_spec(cctx.cluster_spec)
         )
     else:
-        from platformctl.cli.models_cmd import connect_engine
-
-        targets = st.discover(connect_engine(ctx, spec), spec)
+        targets = st.discover(cctx.engine, cctx.cluster_spec)
+    if endpoint is None:
+        endpoint = cctx.ingress()
     targets = st.merge_targets(targets, services, models)
     unknown = sorted(set(app_paths) - set(targets.apps))
     if unknown:

@@ -64,14 +64,17 @@ def image_pin(ctx: RenderContext) -> tuple[str, str]:
 
 
 def gateway_values(provider: str) -> dict[str, Any]:
-    """NodePort 31080/31443 on kind (host ports map there); LoadBalancer on an existing cluster."""
+    """NodePort 31080/31443 on kind/minikube (providers/: host ports or the node IP); LoadBalancer on an
+    existing cluster."""
     # Port names/numbers/targetPorts are the chart's defaults (gateway/values.yaml).
     ports: list[dict[str, Any]] = [
         {"name": "status-port", "port": 15021, "protocol": "TCP", "targetPort": 15021},
         {"name": "http2", "port": 80, "protocol": "TCP", "targetPort": 80},
         {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443},
     ]
-    if provider == "kind":
+    from platformctl.providers import gateway_service_type
+
+    if gateway_service_type(provider) == "NodePort":
         # status-port keeps a server-assigned nodePort (we do not own that field, so it stays stable).
         ports[1]["nodePort"] = HTTP_NODE_PORT
         ports[2]["nodePort"] = HTTPS_NODE_PORT

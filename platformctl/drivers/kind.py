@@ -2,10 +2,8 @@
 
 Ownership: kind's node-container labels are only visible through Docker, so platformctl keeps its own
 record: ``$XDG_STATE_HOME/platformctl/kind/<name>.json`` (default ``~/.local/state``) holding the sha256
-of the config it created the cluster with. A cluster listed by ``kind get clusters`` without that record
-was not created by platformctl: it is never reused silently nor deleted without ``force``. A record
-whose hash differs from the config ``up`` would render means the cluster was created with another config
-(ports, image, listen address): ``up`` stops and explains instead of guessing.
+of the config it created the cluster with. Whether a cluster may be reused or deleted is decided by the
+one policy every provider shares (providers/ownership.py; providers/kind.py applies it to kind).
 
 Commands used (kind v0.30.0 CLI): ``kind get clusters``, ``kind create cluster --name --config
 --kubeconfig --wait``, ``kind delete cluster --name --kubeconfig``, ``kind get kubeconfig --name``,
@@ -16,7 +14,6 @@ drivers/kubeconfig.py (one context, mode 0600, other contexts untouched).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import ipaddress
 import json
@@ -25,14 +22,12 @@ import re
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from platformctl.drivers import kubeconfig as kcfg
-from platformctl.errors import ClusterError, ConfigError, SafetyError, SourceError
+from platformctl.errors import ClusterError, ConfigError, SourceError
 
 # NodePorts of the istio-ingressgateway Service that the host ports map to (design.md §1).
 HTTP_NODE_PORT = 31080
@@ -382,131 +377,6 @@ def _lines(text: str) -> list[str]:
 
 def context_name(cluster: str) -> str:
     return f"kind-{cluster}"
-
-
-@dataclass(frozen=True)
-class EnsureResult:
-    name: str
-    context: str
-    created: bool
-
-
-def preflight(
-    kind: KindCluster, cfg: KindConfig, kubeconfig_path: Path, *, force: bool = False
-) -> Literal["create", "reuse", "recreate"]:
-    """What :func:`ensure_cluster` would do, raising the SafetyError it would raise; changes nothing.
-
-    ``up --dry-run`` calls this so that a dry run refuses exactly what ``up`` would refuse."""
-    digest = config_hash(render_config(cfg))
-    ctx = context_name(cfg.name)
-    if kind.exists(cfg.name):
-        rec = kind.record(cfg.name)
-        if rec is None and not force:
-            raise SafetyError(
-                f"a kind cluster named {cfg.name!r} exists but was not created by platformctl; "
-                "use another cluster.name, install onto it with --set cluster.provider=existing "
-                f"--context {ctx}, or re-run with --force to delete and recreate it",
-            )
-        if rec is not None and rec.config_sha256 != digest and not force:
-            raise SafetyError(
-                f"kind cluster {cfg.name!r} was created by platformctl with a different config "
-                "(node image, ports or listen address changed); run `platformctl down` first, "
-                "or re-run with --force to recreate it",
-                details=[f"recorded config sha256 {rec.config_sha256}", f"wanted config sha256 {digest}"],
-            )
-        reuse = rec is not None and rec.config_sha256 == digest
-        _check_kubeconfig(kubeconfig_path, ctx, force=force, reusing=reuse)
-        return "reuse" if reuse else "recreate"
-    _check_kubeconfig(kubeconfig_path, ctx, force=force, reusing=False)
-    return "create"
-
-
-def _check_kubeconfig(path: Path, ctx: str, *, force: bool, reusing: bool) -> None:
-    """Refuse (before creating anything) a kubeconfig context, cluster or user entry named like kind's
-    that platformctl did not write."""
-    if force or not path.exists():
-        return
-    data = kcfg.load(path)
-    for entry in data["contexts"]:
-        if isinstance(entry, dict) and entry.get("name") == ctx and not kcfg.is_owned(entry):
-            raise SafetyError(
-                f"{path}: context {ctx!r} exists and was not written by platformctl; "
-                "rename it or re-run with --force"
-            )
-    if reusing or kcfg.owned_context(path, ctx):
-        return
-    # kind names the cluster and user entries like the context: someone else's would be replaced.
-    for key in ("clusters", "users"):
-        if any(isinstance(e, dict) and e.get("name") == ctx for e in data[key]):
-            raise SafetyError(
-                f"{path}: {key[:-1]} {ctx!r} exists and was not written by platformctl; "
-                "rename or remove it, or re-run with --force"
-            )
-
-
-def ensure_cluster(
-    kind: KindCluster,
-    cfg: KindConfig,
-    kubeconfig_path: Path,
-    *,
-    force: bool = False,
-    on_line: LineCallback | None = None,
-    wait: float = 120,
-    timeout: float = 600,
-) -> EnsureResult:
-    """Create the cluster, or reuse it when platformctl created it with the same config.
-
-    Refuses (SafetyError) a same-named cluster platformctl did not create, or one created with a different
-    config, unless ``force`` (then it is deleted and recreated). Writes context ``kind-<name>``.
-    """
-    config_yaml = render_config(cfg)
-    digest = config_hash(config_yaml)
-    ctx = context_name(cfg.name)
-    action = preflight(kind, cfg, kubeconfig_path, force=force)
-    if action == "reuse":
-        kcfg.merge_context(
-            kubeconfig_path, kind.kubeconfig(cfg.name), context=ctx, owner=cfg.name, force=force
-        )
-        return EnsureResult(cfg.name, ctx, created=False)
-    if action == "recreate":
-        kind.delete(cfg.name, timeout=timeout)
-        kind.forget(cfg.name)
-    else:
-        # A record without a cluster: deleted behind our back; start over.
-        kind.forget(cfg.name)
-    with tempfile.TemporaryDirectory(prefix="platformctl-kind-") as tmp:
-        private = Path(tmp) / "kubeconfig"
-        kind.create(cfg.name, config_yaml, private, on_line, wait=wait, timeout=timeout)
-    kind.save_record(ClusterRecord(cfg.name, digest, time.time(), cfg.node_image))
-    kcfg.merge_context(kubeconfig_path, kind.kubeconfig(cfg.name), context=ctx, owner=cfg.name, force=force)
-    return EnsureResult(cfg.name, ctx, created=True)
-
-
-def remove_cluster(kind: KindCluster, name: str, kubeconfig_path: Path, *, force: bool = False) -> bool:
-    """Delete a cluster platformctl created (any cluster with ``force``). False when it does not exist."""
-    ctx = context_name(name)
-    if not kind.exists(name):
-        kind.forget(name)
-        with contextlib.suppress(SafetyError):
-            kcfg.remove_context(kubeconfig_path, ctx, force=False)
-        return False
-    if kind.record(name) is None and not force:
-        raise SafetyError(
-            f"kind cluster {name!r} was not created by platformctl; not deleting it (re-run with --force)"
-        )
-    kind.delete(name)
-    kind.forget(name)
-    if force:
-        kcfg.remove_context(kubeconfig_path, ctx, force=True)
-    else:
-        _remove_owned(kubeconfig_path, ctx)
-    return True
-
-
-def _remove_owned(path: Path, ctx: str) -> None:
-    # Leave a context someone else wrote in place: it is theirs even if it now points nowhere.
-    with contextlib.suppress(SafetyError):
-        kcfg.remove_context(path, ctx)
 
 
 def pull_into_node(client: Any, node: str, image: str) -> int | None:

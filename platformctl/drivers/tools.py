@@ -15,6 +15,11 @@ Release locations and checksum files (upstream's own install instructions):
           ``https://get.helm.sh/helm-v$1-linux-$arch.tar.gz.sha256sum``)
   kubectl https://dl.k8s.io/release/<v>/bin/<os>/<arch>/kubectl + ``.sha256`` (bare hex)
           (kubernetes.io "Install and Set Up kubectl on Linux": ``curl -LO .../kubectl.sha256``)
+  minikube https://storage.googleapis.com/minikube/releases/<v>/minikube-<os>-<arch> + ``.sha256`` (bare
+          hex) (kubernetes/minikube release notes, "Distribution": "The direct GCS links are ...
+          storage.googleapis.com/minikube/releases/<v>/minikube-linux-amd64"; "Checksums": the release
+          publishes ``out/minikube-linux-amd64.sha256`` beside each binary). Only fetched for
+          ``cluster.provider: minikube`` (OPTIONAL_TOOLS), never by a plain `tools install`.
 """
 
 from __future__ import annotations
@@ -38,18 +43,22 @@ from platformctl.plan.lock import VersionLock
 from platformctl.reporting import NullReporter, Reporter
 
 TOOLS: tuple[str, ...] = ("kind", "helm", "kubectl")
+# Tools only one provider needs: resolvable by name, but not part of the default `tools` set.
+OPTIONAL_TOOLS: tuple[str, ...] = ("minikube",)
 ToolSource = Literal["env", "PATH", "cache", "download", "missing"]
 
 DEFAULT_BASES: dict[str, str] = {
     "kind": "https://kind.sigs.k8s.io/dl",
     "helm": "https://get.helm.sh",
     "kubectl": "https://dl.k8s.io/release",
+    "minikube": "https://storage.googleapis.com/minikube/releases",
 }
 # How to ask each tool its own version without a cluster.
 VERSION_ARGS: dict[str, tuple[str, ...]] = {
     "kind": ("version",),  # "kind v0.30.0 go1.24.6 linux/amd64"
     "helm": ("version", "--short"),  # "v3.19.0+g3d8990f"
     "kubectl": ("version", "--client", "-o", "json"),  # {"clientVersion": {"gitVersion": "v1.34.5", ...}}
+    "minikube": ("version",),  # "minikube version: v1.38.1\ncommit: ..."
 }
 _SEMVER = re.compile(r"\bv(\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)")
 _GO_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
@@ -98,7 +107,10 @@ def release_asset(tool: str, version: str, plat: str, base: str | None = None) -
     if tool == "kubectl":
         url = f"{b}/{version}/bin/{os_name}/{arch}/kubectl"
         return Asset(url, url + ".sha256", None)
-    raise UsageError(f"unknown tool {tool!r}; known: {', '.join(TOOLS)}")
+    if tool == "minikube":
+        url = f"{b}/{version}/minikube-{os_name}-{arch}"
+        return Asset(url, url + ".sha256", None)
+    raise UsageError(f"unknown tool {tool!r}; known: {', '.join(TOOLS + OPTIONAL_TOOLS)}")
 
 
 @dataclass(frozen=True)
@@ -299,3 +311,21 @@ def cached_tool(tool: str, *, cache_dir: Path | None = None, lock: VersionLock |
     except (SourceError, UsageError):
         return None
     return binary if resolver.cache_ok(binary) else None
+
+
+def require_tool(
+    name: str, *, allow_download: bool, reporter: Reporter | None = None, lock: VersionLock | None = None
+) -> Path:
+    """The pinned tool via the resolver: $PLATFORMCTL_<TOOL> → PATH at the pinned version → cache →
+    sha256-verified download (when allowed). Without downloads an off-pin binary on PATH is still used
+    (detect), so read-only commands work wherever the tool is installed."""
+    from platformctl.plan.lock import load_lock
+
+    resolver = ToolResolver(lock or load_lock(), allow_download=allow_download, reporter=reporter)
+    info = resolver.ensure(name) if allow_download else resolver.detect(name)
+    if info.path is None:
+        raise SourceError(
+            f"{name} {info.pinned} not found (not on PATH, not in the cache)",
+            hint=f"run `platformctl tools install`, or set PLATFORMCTL_{name.upper()}=/path/to/{name}",
+        )
+    return info.path

@@ -63,7 +63,8 @@ class _Model(BaseModel):
 
 
 class ClusterSpec(_Model):
-    provider: Literal["kind", "existing"] = "kind"
+    # One module per provider in platformctl/providers/ (a test keeps this list and the registry equal).
+    provider: Literal["kind", "existing", "minikube"] = "kind"
     name: DnsLabel = "platform"
     # None: the node image pinned by digest in manifests/lock.yaml.
     node_image: str | None = None
@@ -73,6 +74,9 @@ class ClusterSpec(_Model):
     # For provider=existing (and to override where the kind context is written).
     kubeconfig: str | None = None
     context: str | None = None
+    # provider=minikube: `minikube start --cpus/--memory`; None: minikube's own defaults.
+    cpus: Annotated[int, Field(ge=1, le=512)] | None = None
+    memory_mb: Annotated[int, Field(ge=1024, le=4194304)] | None = None
     # Pull-through registry caches that survive `down` (kind only); None: on for kind (docs/images.md).
     registry_cache: bool | None = None
 

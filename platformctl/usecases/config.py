@@ -31,10 +31,13 @@ FIELD_DOCS: dict[str, FieldDoc] = {
     "cluster": FieldDoc("mapping", "", "Where the platform runs."),
     "cluster.provider": FieldDoc(
         "string",
-        "kind | existing",
-        "kind: create a local kind cluster; existing: install onto the kubeconfig context given below.",
+        "kind | existing | minikube",
+        "kind: create a local kind cluster; existing: install onto the kubeconfig context given below; "
+        "minikube: create a minikube profile (docker driver).",
     ),
-    "cluster.name": FieldDoc("DNS-1123 label", "a-z 0-9 '-', ≤63 chars", "Name of the kind cluster."),
+    "cluster.name": FieldDoc(
+        "DNS-1123 label", "a-z 0-9 '-', ≤63 chars", "Name of the kind cluster or minikube profile."
+    ),
     "cluster.node_image": FieldDoc(
         "string or null",
         "image reference",
@@ -51,7 +54,13 @@ FIELD_DOCS: dict[str, FieldDoc] = {
     "cluster.context": FieldDoc(
         "string or null",
         "context name",
-        "Kubeconfig context; null = kind-<name> (kind) or the current context.",
+        "Kubeconfig context; null = kind-<name> (kind), <name> (minikube) or the current context.",
+    ),
+    "cluster.cpus": FieldDoc(
+        "integer or null", "1-512", "minikube only: CPUs for the profile; null = minikube's default."
+    ),
+    "cluster.memory_mb": FieldDoc(
+        "integer or null", "≥1024 (MiB)", "minikube only: memory for the profile; null = minikube's default."
     ),
     "cluster.registry_cache": FieldDoc(
         "boolean or null",
@@ -61,7 +70,7 @@ FIELD_DOCS: dict[str, FieldDoc] = {
     "domain": FieldDoc(
         "DNS-1123 subdomain",
         "e.g. example.com",
-        "Wildcard domain for service URLs; required for provider 'existing'.",
+        "Wildcard domain for service URLs; required for provider 'existing'; minikube default <ip>.sslip.io.",
     ),
     "components": FieldDoc("mapping", ", ".join(COMPONENTS), "What to install, and which pinned version."),
     "components.<name>.enabled": FieldDoc("boolean", "true | false", "Install this component."),

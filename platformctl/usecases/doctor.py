@@ -111,10 +111,10 @@ def check_docker(
     return results, info, client
 
 
-def check_tools(probes: DoctorProbes, lock: VersionLock) -> list[CheckResult]:
+def check_tools(probes: DoctorProbes, lock: VersionLock, names: tuple[str, ...] = TOOLS) -> list[CheckResult]:
     resolver = probes.tools or ToolResolver(lock)
     out: list[CheckResult] = []
-    for name in TOOLS:
+    for name in names:
         try:
             info = resolver.detect(name)
         except PlatformError as exc:
@@ -166,9 +166,11 @@ def check_tools(probes: DoctorProbes, lock: VersionLock) -> list[CheckResult]:
 def check_ports(
     spec: PlatformSpec, probes: DoctorProbes, containers: list[dict[str, Any]] | None
 ) -> list[CheckResult]:
+    from platformctl.providers import publishes_host_ports
+
     c = spec.cluster
-    if c.provider != "kind":
-        return [CheckResult("ports", "ok", "not needed: cluster.provider is 'existing'")]
+    if not publishes_host_ports(c.provider):
+        return [CheckResult("ports", "ok", f"not needed: cluster.provider is {c.provider!r}")]
     out: list[CheckResult] = []
     for label, port in (("http", c.http_port), ("https", c.https_port)):
         st = probes.port_check(c.listen_address, port)
@@ -190,6 +192,28 @@ def check_ports(
             )
         )
     return out
+
+
+def check_minikube_resources(spec: PlatformSpec, docker_info: dict[str, Any] | None) -> CheckResult | None:
+    """minikube's docker driver cannot give a profile more CPUs or memory than Docker has."""
+    c = spec.cluster
+    if c.provider != "minikube" or docker_info is None:
+        return None
+    have_cpus, have_mem = docker_info.get("NCPU"), docker_info.get("MemTotal")
+    problems: list[str] = []
+    if c.cpus is not None and isinstance(have_cpus, int) and c.cpus > have_cpus:
+        problems.append(f"cluster.cpus {c.cpus} > Docker's {have_cpus} CPUs")
+    if c.memory_mb is not None and isinstance(have_mem, int) and c.memory_mb * 1024**2 > have_mem:
+        problems.append(f"cluster.memory_mb {c.memory_mb} > Docker's {have_mem // 1024**2} MiB")
+    if problems:
+        return CheckResult(
+            "minikube-resources",
+            "fail",
+            "; ".join(problems) + ": `minikube start` would refuse",
+            "lower cluster.cpus/memory_mb, or give Docker more (Docker Desktop: Settings → Resources)",
+        )
+    asked = f"{c.cpus or 'default'} CPUs, {c.memory_mb or 'default'} MiB"
+    return CheckResult("minikube-resources", "ok", f"profile asks {asked}; Docker can give it")
 
 
 def _embedded_ip(domain: str) -> str | None:
@@ -288,18 +312,24 @@ def run_doctor(
     sp = spec or PlatformSpec()
     pr = probes or DoctorProbes()
     lk = lock or load_lock()
+    from platformctl import providers
+
     results, info, client = check_docker(pr)
-    if sp.cluster.provider == "existing" and results[0].verdict == "fail":
-        # Docker only hosts kind clusters: with an existing cluster it is optional.
-        results = [CheckResult("docker", "ok", "not needed: cluster.provider is 'existing'")]
+    if not providers.manages_cluster(sp.cluster.provider) and results[0].verdict == "fail":
+        # Docker only hosts the clusters platformctl creates (kind, minikube's docker driver).
+        results = [CheckResult("docker", "ok", f"not needed: cluster.provider is {sp.cluster.provider!r}")]
     containers: list[dict[str, Any]] | None = None
     if client is not None:
         try:
             containers = client.containers()
         except PlatformError:
             containers = None
-    results.extend(check_tools(pr, lk))
+    extra = tuple(t for t in providers.tools(sp.cluster.provider) if t not in TOOLS)
+    results.extend(check_tools(pr, lk, TOOLS + extra))
     results.extend(check_ports(sp, pr, containers))
+    minikube = check_minikube_resources(sp, info)
+    if minikube is not None:
+        results.append(minikube)
     results.append(check_dns(sp, pr))
     results.append(check_inotify(pr, info))
     results.append(check_arch(pr, info))

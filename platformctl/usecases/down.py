@@ -1,6 +1,7 @@
 """``platformctl down``: remove the platform.
 
-* provider ``kind``: delete the cluster, only when platformctl created it (``force`` overrides).
+* providers that manage their cluster (``kind``, ``minikube``): delete the cluster, only when platformctl
+  created it (``force`` overrides; the rule is providers/ownership.py's).
 * provider ``existing``: prune every component in reverse DAG order through the engine (only objects
   carrying platformctl's ownership labels are touched), then a final sweep for labelled leftovers.
   This deletes workloads on a shared cluster, so it needs ``confirmed`` (the CLI asks, or ``--yes``).
@@ -13,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from platformctl import reporting
+from platformctl.components.dag import topological
 from platformctl.errors import SafetyError
-from platformctl.plan.dag import topological
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 @dataclass
 class DownResult:
     provider: str
-    target: str  # cluster name (kind) or context (existing)
+    target: str  # cluster name (kind, minikube) or context (existing)
     cluster_deleted: bool = False
     # component → number of objects deleted
     pruned: dict[str, int] = field(default_factory=dict)
@@ -59,19 +60,24 @@ def down(
     timeout: float | None = None,
 ) -> DownResult:
     rep: Reporter = reporter or reporting.NullReporter()
-    from platformctl.usecases import cluster as cluster_mod
+    from platformctl import providers
 
-    if spec.cluster.provider == "kind":
-        from platformctl.drivers import kind as kind_driver
-
-        path = cluster_mod.kind_kubeconfig(spec, kubeconfig)
+    opts = providers.ProviderOptions(
+        kubeconfig=kubeconfig, context=context, force=force, allow_download=False
+    )
+    provider = providers.create(spec, opts)
+    if provider.manages_cluster:
         name = spec.cluster.name
-        reporting.start(rep, "cluster", f"deleting kind cluster {name}")
-        deleted = kind_driver.remove_cluster(cluster_mod.kind_cluster(), name, path, force=force)
+        reporting.start(rep, "cluster", f"deleting {provider.name} cluster {name}")
+        try:
+            deleted = provider.remove(spec)
+        except BaseException as exc:
+            reporting.fail(rep, "cluster", str(exc) or type(exc).__name__)
+            raise
         reporting.finish(rep, "cluster", "deleted" if deleted else "no such cluster")
-        return DownResult("kind", name, cluster_deleted=deleted)
+        return DownResult(provider.name, name, cluster_deleted=deleted)
 
-    target = cluster_mod.existing_target(spec, kubeconfig, context)
+    target = provider.target(spec)
     if not confirmed:
         raise SafetyError(
             f"down would delete every platformctl-managed object on context {target.context or '(current)'}; "

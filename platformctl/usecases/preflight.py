@@ -7,8 +7,9 @@ Order (``up`` runs them unless ``--skip-preflight``):
    allowed, the hosts they come from are resolved first, so an offline machine learns everything that
    is missing at once instead of after each download's retries (a DNS ``EAI_AGAIN`` is as final as
    ``EAI_NONAME`` when no name resolves).
-2. **kind** — Docker reachable, the host ports free (naming the process where the OS allows),
-   Docker's memory/CPUs against the platform's requests (usecases/sizing.py, a warning).
+2. **kind / minikube** (providers that create the cluster) — Docker reachable, the host ports free
+   when the provider publishes them (kind; naming the process where the OS allows), Docker's
+   memory/CPUs against the platform's requests (usecases/sizing.py, a warning).
 3. **existing cluster** — the API answers, its version is inside the lock's supported range, a
    default StorageClass exists when PVCs will be created (the Dapr scheduler's 3 claims,
    ``workloads.persistence``), SelfSubjectAccessReviews allow what ``up`` creates, a LoadBalancer
@@ -32,8 +33,8 @@ from platformctl.usecases.doctor import CheckResult, DoctorProbes, check_docker,
 
 if TYPE_CHECKING:
     from platformctl.components.base import KubeObject, RenderContext
+    from platformctl.components.dag import Plan
     from platformctl.drivers.kube.engine import Engine
-    from platformctl.plan.dag import Plan
     from platformctl.plan.lock import VersionLock
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
@@ -103,7 +104,9 @@ def missing_sources(
 
     out: list[Needed] = []
     tool_resolver = tools or ToolResolver(lock, allow_download=sources.allow_download)
-    wanted_tools: list[str] = ["kind"] if spec.cluster.provider == "kind" else []
+    from platformctl.providers import tools as provider_tools
+
+    wanted_tools: list[str] = list(provider_tools(spec.cluster.provider))  # kind, minikube, none
     has_charts = False
     resolver = SourceResolver(
         lock, manifests_dir=sources.manifests_dir, cache_dir=sources.cache_dir, allow_download=False
@@ -398,7 +401,7 @@ def cluster_checks(
 ) -> list[CheckResult]:
     """The existing-cluster checks; each API failure becomes that check's verdict, not an exception.
     Sizing (it costs a render) runs only when the others found nothing failing."""
-    from platformctl.plan.dag import build_plan
+    from platformctl.components.dag import build_plan
 
     the_plan = plan or build_plan(spec)
     out = [CheckResult("api", "ok", f"{engine.server} answers (context {engine.context_name})")]
@@ -473,7 +476,9 @@ def run_for_up(
             reporting.log(reporter, "preflight", f"sizing skipped: {exc.message}")
             return None
 
-    if spec.cluster.provider == "kind":
+    from platformctl.providers import manages_cluster
+
+    if manages_cluster(spec.cluster.provider):  # kind/minikube: Docker (and kind's host ports) first
         results = kind_checks(spec, probes or DoctorProbes(), sizing_of)
     else:
         engine = connect(kubeconfig, context, reporter)  # API unreachable: ClusterError (exit 4) here

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from platformctl import __version__, reporting
 from platformctl.components.base import Apply, KubeObject, RenderContext
+from platformctl.components.dag import Plan, build_plan
 from platformctl.errors import SafetyError, UsageError
-from platformctl.plan.dag import Plan, build_plan
 
 if TYPE_CHECKING:
     from platformctl.drivers.charts import ChartResolver

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from platformctl.drivers.http import Endpoint, HttpClient, HttpResult
     from platformctl.drivers.kube.engine import Engine
     from platformctl.plan.spec import PlatformSpec
+    from platformctl.providers import Provider
 
 KSVC_API = "serving.knative.dev/v1"
 APP_KIND_LABEL = "platformctl.io/kind"  # deploy-app's label on its Knative Services (value "app")
@@ -138,13 +139,16 @@ def parse_url_overrides(items: Sequence[str], flag: str) -> dict[str, str]:
     return out
 
 
-def default_ingress(spec: PlatformSpec) -> Endpoint | None:
-    """kind maps the gateway to listen_address:http_port; URLs say port 80, so dial that port instead."""
+def default_ingress(spec: PlatformSpec, provider: Provider | None = None) -> Endpoint | None:
+    """Where the provider's gateway answers when URLs say port 80 but it listens elsewhere: kind maps it
+    to listen_address:http_port, minikube exposes NodePort 31080 at `minikube ip`. None: dial the URL."""
+    from platformctl import providers
     from platformctl.drivers.http import Endpoint
 
-    c = spec.cluster
-    if c.provider == "kind" and c.http_port != 80:
-        return Endpoint(c.listen_address, c.http_port)
+    provider = provider or providers.create(spec, providers.ProviderOptions(allow_download=False))
+    ingress = provider.ingress(spec)
+    if ingress is not None and ingress.http_port != 80:
+        return Endpoint(ingress.address, ingress.http_port)
     return None
 
 

@@ -1,4 +1,4 @@
-"""``platformctl up``: cluster (kind or existing) → engine → run the component DAG.
+"""``platformctl up``: cluster (from the provider: kind, minikube or existing) → engine → run the DAG.
 
 Resumable and idempotent because every step is: applies are server-side (an unchanged object is
 reported ``unchanged`` by the engine and nothing is written), waits only read, and the kind cluster is
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Literal
 
 from platformctl import reporting
 from platformctl.components.base import Apply, KubeObject, RenderContext
+from platformctl.components.dag import Plan, build_plan
 from platformctl.errors import ClusterError, NotReadyError, PlatformError, UsageError
-from platformctl.plan.dag import Plan, build_plan
 from platformctl.usecases.render import SourceOptions, make_render_context, render
 from platformctl.usecases.runner import ComponentTaggingReporter, RunResult, TaskContext, run_dag
 
@@ -280,6 +280,7 @@ def up(
     plan = build_plan(spec, only=options.only, skip=options.skip)
     rep = ComponentTaggingReporter(base, plan.order)
     timeout = options.timeout or spec.timeouts.component
+    checked = spec  # the spec preflight checks and renders for
 
     if options.dry_run:
         # Every check `up` makes before changing anything, with `up`'s errors and exit codes; only a
@@ -302,6 +303,13 @@ def up(
             )
         engine = connect(target.kubeconfig, target.context, rep)
         info = None
+        from platformctl import providers
+
+        # The domain the real run would use (minikube: <node ip>.sslip.io unless set).
+        dry = providers.ProviderOptions(
+            kubeconfig=options.kubeconfig, context=options.context, allow_download=False
+        )
+        spec = providers.resolve_domain(spec, providers.create(spec, dry))
         images = None
     else:
         if not options.skip_preflight:
@@ -319,22 +327,29 @@ def up(
                 reporter=base,
                 ctx=ctx,
             )
-        from platformctl.usecases.up_images import plan_images
+        from platformctl import providers
+        from platformctl.usecases.up_images import cache_enabled, plan_images
 
         # issue 11: before the cluster is touched, so a bundle lacking an image changes nothing.
         images = plan_images(spec, plan, options.sources, prepull=options.prepull, reporter=base)
-        info = cluster_mod.ensure_cluster(
+        provider = providers.create(
             spec,
-            options.kubeconfig,
-            options.context,
-            force=options.force,
-            reporter=base,
-            allow_download=options.sources.allow_download,
+            providers.ProviderOptions(
+                kubeconfig=options.kubeconfig,
+                context=options.context,
+                force=options.force,
+                allow_download=options.sources.allow_download,
+                reporter=base,
+                registry_cache=cache_enabled(spec),
+            ),
         )
+        info = provider.ensure(spec)
+        spec = providers.resolve_domain(spec, provider)  # minikube: <node ip>.sslip.io unless set
         engine = connect(info.kubeconfig, info.context, rep)
     prepull = _start_images(info, images, options, base, engine)
 
-    if options.dry_run or options.skip_preflight:
+    if options.dry_run or options.skip_preflight or spec is not checked:
+        # preflight's context renders for the spec it checked: a domain resolved since needs a new one
         ctx = make_render_context(spec, options.sources, rep, lock)  # else preflight's (renders reused)
     check_external(plan, engine, ctx)
     actions: dict[str, dict[str, int]] = {}

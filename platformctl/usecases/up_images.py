@@ -23,9 +23,9 @@ from platformctl.usecases.prepull import DEFAULT_CONCURRENCY, Prepull, pull_orde
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from platformctl.components.dag import Plan
     from platformctl.drivers.docker import EngineClient
     from platformctl.drivers.kube.engine import Engine
-    from platformctl.plan.dag import Plan
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
     from platformctl.usecases.cluster import ClusterInfo

@@ -71,11 +71,8 @@ def test_json_platform_fields_and_charts() -> None:
     assert data["kind"] == lock.kind.version
     assert data["node_image"] == lock.kind.node_image and "@sha256:" in data["node_image"]
     assert data["kubernetes"] == lock.kubernetes.version
-    assert data["tools"] == {
-        "kind": lock.tools["kind"].version,
-        "helm": lock.tools["helm"].version,
-        "kubectl": lock.tools["kubectl"].version,
-    }
+    assert data["tools"] == {name: pin.version for name, pin in lock.tools.items()}
+    assert set(data["tools"]) == {"kind", "helm", "kubectl", "minikube"}
     comps = {c["name"]: c for c in data["components"]}
     assert set(comps) == set(lock.components)
     for name, comp in comps.items():

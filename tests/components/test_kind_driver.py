@@ -15,6 +15,7 @@ from platformctl.drivers import kind as kd
 from platformctl.drivers import kubeconfig as kc
 from platformctl.errors import ClusterError, ConfigError, SafetyError
 from platformctl.plan.lock import load_lock
+from platformctl.providers import kind as kp
 from tests.components.conftest import FAKE_KIND
 
 NODE_IMAGE = load_lock().kind.node_image
@@ -82,7 +83,7 @@ def test_create_then_reuse(kind: kd.KindCluster, fake_env: dict[str, str], tmp_p
     kubeconfig.chmod(0o644)
     lines: list[str] = []
     cfg = kd.KindConfig("platform", NODE_IMAGE)
-    res = kd.ensure_cluster(kind, cfg, kubeconfig, on_line=lines.append)
+    res = kp.ensure_cluster(kind, cfg, kubeconfig, on_line=lines.append)
     assert res.created and res.context == "kind-platform"
     assert any("Starting control-plane" in line for line in lines)  # streamed progress
 
@@ -104,7 +105,7 @@ def test_create_then_reuse(kind: kd.KindCluster, fake_env: dict[str, str], tmp_p
     assert kc.owned_context(kubeconfig, "kind-platform")
 
     # Second run: same config → reused, no second create.
-    res2 = kd.ensure_cluster(kind, cfg, kubeconfig)
+    res2 = kp.ensure_cluster(kind, cfg, kubeconfig)
     assert not res2.created
     assert sum(c["argv"][:2] == ["create", "cluster"] for c in calls(fake_env)) == 1
 
@@ -117,21 +118,21 @@ def test_refuses_cluster_not_created_by_platformctl(
     other.create("platform", "kind: Cluster\n", tmp_path / "their-kubeconfig")
     kubeconfig = tmp_path / "config"
     with pytest.raises(SafetyError, match="not created by platformctl"):
-        kd.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig)
+        kp.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig)
     with pytest.raises(SafetyError, match="not created by platformctl"):
-        kd.remove_cluster(kind, "platform", kubeconfig)
+        kp.remove_cluster(kind, "platform", kubeconfig)
     assert kind.exists("platform")  # nothing was deleted
     # --force: delete and recreate.
-    res = kd.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig, force=True)
+    res = kp.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig, force=True)
     assert res.created
     assert any(c["argv"][:2] == ["delete", "cluster"] for c in calls(fake_env))
 
 
 def test_refuses_changed_config(kind: kd.KindCluster, tmp_path: Path) -> None:
     kubeconfig = tmp_path / "config"
-    kd.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig)
+    kp.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig)
     with pytest.raises(SafetyError, match="different config") as err:
-        kd.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE, http_port=8080), kubeconfig)
+        kp.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE, http_port=8080), kubeconfig)
     assert any("sha256" in d for d in err.value.details)
 
 
@@ -143,7 +144,7 @@ def test_refuses_foreign_kubeconfig_context(
     foreign["contexts"] = [{"name": "kind-platform", "context": {"cluster": "prod", "user": "prod-admin"}}]
     kubeconfig.write_text(yaml.safe_dump(foreign))
     with pytest.raises(SafetyError, match="not written by platformctl"):
-        kd.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig)
+        kp.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig)
     # Refused before creating anything.
     assert not any(c["argv"][:2] == ["create", "cluster"] for c in calls(fake_env))
     assert yaml.safe_load(kubeconfig.read_text()) == foreign
@@ -162,10 +163,10 @@ def test_refuses_foreign_cluster_entry_named_like_kind_before_creating(
     with pytest.raises(
         SafetyError, match="cluster 'kind-platform' exists and was not written by platformctl"
     ):
-        kd.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig)
+        kp.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig)
     assert not any(c["argv"][:2] == ["create", "cluster"] for c in calls(fake_env))
     assert yaml.safe_load(kubeconfig.read_text()) == foreign
-    assert kd.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig, force=True).created
+    assert kp.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig, force=True).created
 
 
 def test_create_failure_reports_kind_output(tmp_path: Path, fake_env: dict[str, str]) -> None:
@@ -173,7 +174,7 @@ def test_create_failure_reports_kind_output(tmp_path: Path, fake_env: dict[str, 
     kind = kd.KindCluster(FAKE_KIND, state_dir=tmp_path / "state", env=env)
     kubeconfig = tmp_path / "config"
     with pytest.raises(ClusterError, match="could not create cluster") as err:
-        kd.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig)
+        kp.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig)
     assert any("kubeadm" in d for d in err.value.details)
     assert kind.record("platform") is None  # not recorded as ours
     assert not kubeconfig.exists()
@@ -196,8 +197,8 @@ def test_docker_down_is_cluster_error(tmp_path: Path, fake_env: dict[str, str]) 
 def test_remove_cluster(kind: kd.KindCluster, fake_env: dict[str, str], tmp_path: Path) -> None:
     kubeconfig = tmp_path / "config"
     kubeconfig.write_text(yaml.safe_dump(OTHER))
-    kd.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig)
-    assert kd.remove_cluster(kind, "platform", kubeconfig) is True
+    kp.ensure_cluster(kind, kd.KindConfig("platform", NODE_IMAGE), kubeconfig)
+    assert kp.remove_cluster(kind, "platform", kubeconfig) is True
     assert not kind.exists("platform")
     assert kind.record("platform") is None
     data = yaml.safe_load(kubeconfig.read_text())
@@ -206,7 +207,7 @@ def test_remove_cluster(kind: kd.KindCluster, fake_env: dict[str, str], tmp_path
     assert [u["name"] for u in data["users"]] == ["prod-admin"]
     assert data["current-context"] == ""
     # Gone already: a no-op that says so.
-    assert kd.remove_cluster(kind, "platform", kubeconfig) is False
+    assert kp.remove_cluster(kind, "platform", kubeconfig) is False
 
 
 def test_kubeconfig_merge_keeps_foreign_context_unless_forced(tmp_path: Path) -> None:
@@ -288,14 +289,14 @@ def test_stale_record_and_forced_removal(
 ) -> None:
     kubeconfig = tmp_path / "config"
     cfg = kd.KindConfig("platform", NODE_IMAGE)
-    kd.ensure_cluster(kind, cfg, kubeconfig)
+    kp.ensure_cluster(kind, cfg, kubeconfig)
     # The cluster vanished behind our back (`kind delete cluster` by hand): the record is stale.
     kd.KindCluster(FAKE_KIND, state_dir=tmp_path / "other", env=fake_env).delete("platform")
     assert kind.record("platform") is not None
-    assert kd.ensure_cluster(kind, cfg, kubeconfig).created
+    assert kp.ensure_cluster(kind, cfg, kubeconfig).created
     # A foreign cluster goes only with force, and its context (not ours) only with force too.
     kd.KindCluster(FAKE_KIND, state_dir=tmp_path / "other", env=fake_env).create(
         "theirs", "kind: Cluster\n", tmp_path / "kc"
     )
-    assert kd.remove_cluster(kind, "theirs", kubeconfig, force=True) is True
+    assert kp.remove_cluster(kind, "theirs", kubeconfig, force=True) is True
     assert not kind.exists("theirs")

@@ -9,8 +9,8 @@ from typing import Any, cast
 import pytest
 
 from platformctl.components.base import Component
+from platformctl.components.dag import build_plan, topological
 from platformctl.errors import ConfigError, UsageError
-from platformctl.plan.dag import build_plan, topological
 from platformctl.plan.spec import COMPONENTS, PlatformSpec
 
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from platformctl.components.dag import build_plan
 from platformctl.drivers import system
 from platformctl.drivers.kube.engine import Engine
 from platformctl.errors import CheckFailed, ClusterError
-from platformctl.plan.dag import build_plan
 from platformctl.plan.lock import load_lock
 from platformctl.plan.spec import PlatformSpec
 from platformctl.usecases import preflight

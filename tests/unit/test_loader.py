@@ -247,8 +247,8 @@ def test_existing_provider_needs_a_domain(tmp_path: Path) -> None:
 
 
 def test_bad_literal(tmp_path: Path) -> None:
-    e = error_of(tmp_path, "cluster:\n  provider: minikube\n")
-    assert "cluster.provider: \"minikube\": input should be 'kind' or 'existing'" in e.message
+    e = error_of(tmp_path, "cluster:\n  provider: k3d\n")
+    assert "cluster.provider: \"k3d\": input should be 'kind', 'existing' or 'minikube'" in e.message
 
 
 def test_missing_file(tmp_path: Path) -> None:

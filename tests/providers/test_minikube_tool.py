@@ -1,0 +1,70 @@
+"""The pinned minikube binary: release naming, download verified by the release's .sha256 file, refusal."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from platformctl.drivers.sources import Downloader
+from platformctl.drivers.tools import OPTIONAL_TOOLS, TOOLS, ToolResolver, release_asset
+from platformctl.errors import IntegrityError, SourceError
+from platformctl.plan.lock import load_lock
+from tests.support.httpserver import LocalHTTPServer
+
+PLAT = "linux-amd64"
+MINIKUBE_V = load_lock().tools["minikube"].version
+
+
+def resolver(tmp_path: Path, base: str, **kw: object) -> ToolResolver:
+    return ToolResolver(
+        load_lock(),
+        cache_dir=tmp_path / "cache",
+        search_path=str(tmp_path / "empty"),
+        env={},
+        plat=PLAT,
+        bases={"minikube": base},
+        downloader=Downloader(backoff=0.0, retries=1),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_pin_and_release_naming() -> None:
+    # kserve/kserve@v0.20.0 .github/actions/minikube-setup/action.yml: minikube-version 1.38.1
+    assert MINIKUBE_V == "v1.38.1"
+    a = release_asset("minikube", MINIKUBE_V, PLAT)
+    assert a.url == "https://storage.googleapis.com/minikube/releases/v1.38.1/minikube-linux-amd64"
+    assert a.checksum_url == a.url + ".sha256" and a.archive_member is None
+    # Not part of the default tool set: `tools install` and doctor's tool rows stay kind/helm/kubectl.
+    assert "minikube" in OPTIONAL_TOOLS and "minikube" not in TOOLS
+
+
+def _minikube_bytes() -> bytes:
+    return f"#!/bin/sh\necho 'minikube version: {MINIKUBE_V}'\necho 'commit: abc'\n".encode()
+
+
+def test_download_verified_by_published_checksum_file(tmp_path: Path) -> None:
+    data = _minikube_bytes()
+    with LocalHTTPServer() as srv:
+        srv.add(f"/{MINIKUBE_V}/minikube-{PLAT}", data)
+        srv.add(f"/{MINIKUBE_V}/minikube-{PLAT}.sha256", (hashlib.sha256(data).hexdigest() + "\n").encode())
+        info = resolver(tmp_path, srv.base_url).ensure("minikube")
+    assert (info.source, info.version, info.matches) == ("download", MINIKUBE_V, True)
+    assert info.path == tmp_path / "cache/tools/minikube" / MINIKUBE_V / PLAT / "minikube"
+    assert info.path is not None and os.access(info.path, os.X_OK)
+
+
+def test_checksum_mismatch_refuses_and_caches_nothing(tmp_path: Path) -> None:
+    with LocalHTTPServer() as srv:
+        srv.add(f"/{MINIKUBE_V}/minikube-{PLAT}", b"#!/bin/sh\necho evil\n")
+        srv.add(f"/{MINIKUBE_V}/minikube-{PLAT}.sha256", ("0" * 64 + "\n").encode())
+        with pytest.raises(IntegrityError, match="sha256 mismatch"):
+            resolver(tmp_path, srv.base_url).ensure("minikube")
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+
+
+def test_without_downloads_a_missing_minikube_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"minikube v1\.38\.1 is needed: not found, and downloads are"):
+        resolver(tmp_path, "http://127.0.0.1:9", allow_download=False).ensure("minikube")
