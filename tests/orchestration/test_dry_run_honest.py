@@ -49,9 +49,13 @@ def test_changed_kind_config_fails_the_dry_run_like_up(
     cluster_mod.ensure_cluster(
         PlatformSpec(), None, None, force=False, reporter=NullReporter(), allow_download=False
     )
-    # Regression: exited 0 ("rendering only") while `up` exits 5.
+    # Regression: exited 0 ("rendering only") while `up` exits 5. The real run skips its preflight
+    # (sources, Docker, ports: tests/orchestration/test_preflight.py), which a dry run does not make,
+    # so both stop at the cluster check this test is about.
     dry = run_main(["up", "--dry-run", "--no-download", "--set", "cluster.http_port=8080"], env=kind_env)
-    real = run_main(["up", "--no-download", "--set", "cluster.http_port=8080"], env=kind_env)
+    real = run_main(
+        ["up", "--no-download", "--skip-preflight", "--set", "cluster.http_port=8080"], env=kind_env
+    )
     assert dry.exit_code == real.exit_code == 5, (dry.output, real.output)
     assert "different config" in dry.stderr and "different config" in real.stderr
     assert _kind_calls(kind_env).count('"create"') == 1  # only the setup created a cluster
@@ -102,7 +106,7 @@ def test_unreachable_cluster_fails_the_dry_run_like_up(tmp_path: Path) -> None:
     cfg, env = _existing(tmp_path, f"http://127.0.0.1:{port}")
     # Regression: exited 0 after "rendering only".
     dry = run_main(["-f", str(cfg), "up", "--dry-run", "--no-download"], env=env)
-    real = run_main(["-f", str(cfg), "up", "--no-download"], env=env)
+    real = run_main(["-f", str(cfg), "up", "--no-download", "--skip-preflight"], env=env)  # as above
     assert dry.exit_code == real.exit_code == 4, (dry.output, real.output)
     assert "cannot reach Kubernetes API server" in dry.stderr
     assert "render only" not in dry.stderr
