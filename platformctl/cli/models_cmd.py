@@ -244,14 +244,13 @@ def deploy_model(
     set_: SetOption = None,
 ) -> None:
     """Serve a model with KServe: render, apply, wait for Ready, print the URL and a request to paste."""
-    from platformctl.drivers.http import parse_ingress
+    from platformctl.cli.context import command_context
     from platformctl.usecases.deploy_model import DeployModelRequest
     from platformctl.usecases.deploy_model import deploy_model as run
     from platformctl.usecases.model_storage import StorageRequest
-    from platformctl.usecases.smoke_test import default_ingress
 
     spec = load_spec_from_ctx(ctx, sets=set_)
-    endpoint = parse_ingress(ingress) if ingress else default_ingress(spec)
+    endpoint = command_context(ctx, spec).ingress(ingress)  # --ingress, else the provider's
     req = DeployModelRequest(
         name=name,
         namespace=namespace or spec.workloads.model_namespace,
