@@ -281,6 +281,23 @@ def up(
     rep = ComponentTaggingReporter(base, plan.order)
     timeout = options.timeout or spec.timeouts.component
 
+    preflight_ctx: RenderContext | None = None
+    if not options.skip_preflight:
+        # Before anything changes, in a dry run too (it exits with the code `up` would).
+        from platformctl.usecases.preflight import run_for_up
+
+        preflight_ctx = make_render_context(spec, options.sources, rep, lock)
+        run_for_up(
+            spec,
+            plan,
+            options.sources,
+            preflight_ctx.lock,
+            kubeconfig=options.kubeconfig,
+            context=options.context,
+            connect=connect,
+            reporter=base,
+            ctx=preflight_ctx,
+        )
     if options.dry_run:
         # Every check `up` makes before changing anything, with `up`'s errors and exit codes; only a
         # cluster that does not exist yet (and that `up` would create) leaves nothing to check against.
@@ -304,21 +321,6 @@ def up(
         info = None
         images = None
     else:
-        if not options.skip_preflight:
-            from platformctl.usecases.preflight import run_for_up
-
-            ctx = make_render_context(spec, options.sources, rep, lock)
-            run_for_up(
-                spec,
-                plan,
-                options.sources,
-                ctx.lock,
-                kubeconfig=options.kubeconfig,
-                context=options.context,
-                connect=connect,
-                reporter=base,
-                ctx=ctx,
-            )
         from platformctl.usecases.up_images import plan_images
 
         # issue 11: before the cluster is touched, so a bundle lacking an image changes nothing.
@@ -334,8 +336,8 @@ def up(
         engine = connect(info.kubeconfig, info.context, rep)
     prepull = _start_images(info, images, options, base, engine)
 
-    if options.dry_run or options.skip_preflight:
-        ctx = make_render_context(spec, options.sources, rep, lock)  # else preflight's (renders reused)
+    # preflight's render context when it ran (its renders are reused), else a new one
+    ctx = preflight_ctx or make_render_context(spec, options.sources, rep, lock)
     check_external(plan, engine, ctx)
     actions: dict[str, dict[str, int]] = {}
     result = UpResult(
