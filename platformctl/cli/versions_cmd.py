@@ -1,13 +1,17 @@
-"""``platformctl versions``: the pinned platform (kind, node image, Kubernetes, tools, components, files)."""
+"""``platformctl versions``: the version sets side by side, then the selected platform (kind, node image,
+Kubernetes, tools, components, files)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from platformctl.cli import output
 from platformctl.cli.common import OutputFormat, OutputOption, SetOption, load_spec_from_ctx
+
+if TYPE_CHECKING:
+    from platformctl.usecases.versions import VersionsReport
 
 
 def versions(
@@ -18,7 +22,8 @@ def versions(
     ] = False,
     sets: SetOption = None,
 ) -> None:
-    """Show pinned versions: kind, node image, Kubernetes, tools, charts, every pinned file (URL, sha256)."""
+    """Show the version sets side by side and the selected one's pins: kind, node image, Kubernetes, tools,
+    charts, every pinned file (URL, sha256). -o json/yaml also lists every file of every set."""
     from platformctl.usecases.versions import versions_report
 
     report = versions_report(load_spec_from_ctx(ctx, sets=sets), all_versions=all_versions)
@@ -26,8 +31,26 @@ def versions(
     if fmt is not OutputFormat.table:
         output.emit_data(report.to_dict(), fmt)
         return
+    side = output.simple_table(
+        "Version sets (pick one with `versions:` in platform.yaml)",
+        [
+            "",
+            *(
+                s.name + (" (default)" if s.default else "") + (" *" if s.selected else "")
+                for s in report.sets
+            ),
+        ],
+        [
+            *((c, *(s.components.get(c, "") for s in report.sets)) for c in _set_components(report)),
+            ("kind", *(s.kind for s in report.sets)),
+            ("kubernetes", *(s.kubernetes for s in report.sets)),
+            ("supported", *(s.kubernetes_range for s in report.sets)),
+            ("node image", *(s.node_image for s in report.sets)),
+        ],
+        markup=False,
+    )
     platform = output.simple_table(
-        "Platform",
+        f"Platform (set {report.version_set})",
         ["item", "version"],
         [
             ("kubernetes", report.kubernetes),
@@ -59,8 +82,16 @@ def versions(
         [(name, f.version, f.path, f.url, f.sha256) for name, f in report.files()],
         markup=False,
     )
-    for table in (platform, comps, files):
+    for table in (side, platform, comps, files):
         output.out.print(table)
+    output.out.print("* = selected", markup=False, highlight=False)
+
+
+def _set_components(report: VersionsReport) -> list[str]:
+    seen: list[str] = []
+    for s in report.sets:
+        seen.extend(c for c in s.components if c not in seen)
+    return seen
 
 
 def register(app: typer.Typer) -> None:

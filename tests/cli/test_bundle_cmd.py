@@ -81,7 +81,9 @@ def test_create_from_mirror_then_verify(upstream_dir: Path, tmp_path: Path) -> N
         assert res.exit_code == 0, res.output
         assert {f["status"] for f in json.loads(res.stdout)["files"]} == {"added"}
         first = len(srv.requests)
-        assert first == len(lock.all_files())
+        # One request per distinct file: sets share some byte-identical files (Dapr CRDs), which the
+        # sha256-keyed cache serves after the first download.
+        assert first == len({f.sha256 for _, f in lock.all_files()})
         # Second run: everything already present and verified, no request.
         res2 = run(["bundle", str(out), "--mirror", srv.url("/m"), "-o", "json"])
         assert res2.exit_code == 0
