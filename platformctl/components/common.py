@@ -134,6 +134,17 @@ CLUSTER_SCOPED = (
 )
 
 
+def drop_cluster_scoped_namespace(objects: Iterable[KubeObject]) -> None:
+    """Remove ``metadata.namespace`` from objects of cluster-scoped kinds (CLUSTER_SCOPED).
+
+    Upstream manifests sometimes carry one (KServe v0.20.0's ClusterStorageContainer ``default``); the
+    apiserver ignores it, but an object key with a namespace would never match what the server returns."""
+    for obj in objects:
+        md = obj.get("metadata")
+        if obj.get("kind") in CLUSTER_SCOPED and isinstance(md, dict):
+            md.pop("namespace", None)
+
+
 def drop_webhook_fields(objects: Iterable[KubeObject], kind: str, name: str, fields: Sequence[str]) -> None:
     """Leave fields a controller rewrites after install to that controller.
 

@@ -49,6 +49,9 @@ class ChartPin(_Strict):
 class Release(_Strict):
     files: list[PinnedFile] = []
     charts: ChartPin | None = None
+    # Release-specific values platformctl sets, each documented by that release (cited in the lock),
+    # e.g. KServe's deploy.defaultDeploymentMode name. Read by the component that owns the release.
+    settings: dict[str, str] = {}
 
     def file(self, filename: str) -> PinnedFile:
         for f in self.files:

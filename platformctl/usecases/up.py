@@ -19,6 +19,7 @@ from platformctl import reporting
 from platformctl.components.base import Apply, KubeObject, RenderContext
 from platformctl.errors import ClusterError, NotReadyError, PlatformError, UsageError
 from platformctl.plan.dag import Plan, build_plan
+from platformctl.usecases.compatibility import check_cluster_version
 from platformctl.usecases.render import SourceOptions, make_render_context, render
 from platformctl.usecases.runner import ComponentTaggingReporter, RunResult, TaskContext, run_dag
 
@@ -259,6 +260,7 @@ def up(
         )
         engine = connect(info.kubeconfig, info.context, rep)
 
+    check_cluster_version(engine, spec, lock)
     ctx = make_render_context(spec, options.sources, rep, lock)
     check_external(plan, engine, ctx)
     actions: dict[str, dict[str, int]] = {}

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 from tests.fakeapi.controllers import Controllers, NeverReady
 from tests.fakeapi.faults import Fault, FaultSet
 from tests.fakeapi.resources import Registry
-from tests.fakeapi.server import Handler, _Server
+from tests.fakeapi.server import VERSION_INFO, Handler, _Server
 from tests.fakeapi.store import Store
 
 CONTEXT = "fake"
@@ -68,6 +68,8 @@ class FakeApiServer:
         self.controllers = Controllers(self.store, self.registry, latency, controllers)
         self.faults = FaultSet()
         self.token = token
+        # GET /version; tests of the Kubernetes range check replace it (set_server_version).
+        self.version_info: dict[str, str] = dict(VERSION_INFO)
         self._log_lock = threading.Lock()
         # typed as (method, path) pairs for the callers written before the query was logged; the
         # entries are RequestRecords (see `records` for the typed view)
@@ -101,6 +103,11 @@ class FakeApiServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    def set_server_version(self, git_version: str) -> None:
+        """Report ``git_version`` (e.g. ``v1.32.8``) from GET /version, as an older/newer cluster would."""
+        major, minor = git_version.lstrip("v").split(".")[:2]
+        self.version_info = {**self.version_info, "major": major, "minor": minor, "gitVersion": git_version}
 
     def close(self) -> None:
         if self._closed:

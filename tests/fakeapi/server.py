@@ -162,7 +162,7 @@ class Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         reg = fake.registry
         if path == "/version":
-            self._send_json(200, VERSION_INFO)
+            self._send_json(200, self.server.fake.version_info)
             return
         if path in ("/healthz", "/readyz", "/livez"):
             self._send(200, b"ok", "text/plain")
