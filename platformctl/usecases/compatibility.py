@@ -1,4 +1,4 @@
-"""Is the cluster's Kubernetes inside the selected version set's supported range?
+"""Can the selected version set go onto this cluster? Its Kubernetes range, and no downgrades.
 
 The range is data (manifests/lock.yaml ``sets.<name>.kubernetes``: ``min``/``max`` and the upstream
 file they come from, e.g. Knative 1.21's webhook refuses servers older than v1.33.0). ``up`` calls
@@ -11,9 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from platformctl.errors import UsageError
-from platformctl.plan.lock import load_lock
+from platformctl.plan.lock import k8s_tuple, load_lock
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from platformctl.components.base import RenderContext
     from platformctl.drivers.kube.engine import Engine
     from platformctl.plan.lock import VersionLock
     from platformctl.plan.spec import PlatformSpec
@@ -47,3 +50,41 @@ def check_cluster_version(engine: Engine, spec: PlatformSpec, lock: VersionLock 
             else "upgrade the cluster"
         )
         raise UsageError(problem, hint=hint + "; `platformctl versions` shows every set's range")
+
+
+def version_changes(
+    components: Sequence[str], engine: Engine, ctx: RenderContext
+) -> list[tuple[str, str, str]]:
+    """(component, running version, selected version) for every installed component of the lock whose
+    running version differs from the one the spec selects. The running version is what the component's
+    health reads from its main workload (app.kubernetes.io/version label, else the image tag); a
+    component that is not installed reports the selected version, so it is not a change."""
+    from platformctl.components import registry
+
+    out: list[tuple[str, str, str]] = []
+    for name in components:
+        if name not in ctx.lock.components:
+            continue
+        selected, _ = ctx.lock.selected(ctx.spec, name)
+        running = registry.get(name).health(engine, ctx).version
+        if running and running.lstrip("v") != selected.lstrip("v"):
+            out.append((name, running, selected))
+    return out
+
+
+def check_no_downgrade(
+    changes: Sequence[tuple[str, str, str]], lock: VersionLock, spec: PlatformSpec
+) -> None:
+    """Raise UsageError (exit 2, nothing changed) when a change of ``version_changes`` goes backwards."""
+    found = [(n, have, want) for n, have, want in changes if k8s_tuple(have) > k8s_tuple(want)]
+    if not found:
+        return
+    set_name, _ = lock.selected_set(spec)
+    what = "; ".join(f"{n} {running} runs, set {set_name} has {want}" for n, running, want in found)
+    name, running, _ = found[0]
+    newer = [s for s, v in lock.sets.items() if v.components.get(name, "").lstrip("v") == running.lstrip("v")]
+    fix = f"select `versions: {newer[0]}`" if newer else "select the version the cluster runs"
+    raise UsageError(
+        f"downgrades are not supported: {what}",
+        hint=f"{fix}, or remove the platform (`platformctl down`) and run up again",
+    )
