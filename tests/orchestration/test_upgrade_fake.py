@@ -177,7 +177,7 @@ def test_upgrade_prunes_exactly_what_the_new_render_lacks_and_keeps_user_objects
     # The user's objects: neither deleted nor rewritten.
     for (kind, name), old in user_before.items():
         now = fake_api.get(kind, name, "default")
-        assert now is not None, (kind, name)
+        assert now is not None and old is not None, (kind, name)
         assert now["spec"] == old["spec"] and now["metadata"].get("labels") == old["metadata"].get("labels")
         assert MANAGED_BY_KEY not in (now["metadata"].get("labels") or {})
 
