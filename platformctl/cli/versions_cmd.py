@@ -22,8 +22,9 @@ def versions(
     ] = False,
     sets: SetOption = None,
 ) -> None:
-    """Show the version sets side by side and the selected one's pins: kind, node image, Kubernetes, tools,
-    charts, every pinned file (URL, sha256). -o json/yaml also lists every file of every set."""
+    """Show the version sets side by side, then the selected set's pins and every file (URL, sha256).
+
+    -o json/yaml also lists every file of every set (pinned_files)."""
     from platformctl.usecases.versions import versions_report
 
     report = versions_report(load_spec_from_ctx(ctx, sets=sets), all_versions=all_versions)

@@ -149,6 +149,9 @@ class VersionLock(_Strict):
         picks = chosen.get("components") if isinstance(chosen, dict) else None
         if not isinstance(comps, dict) or not isinstance(picks, dict):
             return data
+        missing = sorted(c for c in comps if c not in picks)
+        if missing:
+            raise ValueError(f"sets.{name}.components: no version for {', '.join(missing)}")
         filled = dict(data)
         filled["components"] = {
             c: {**v, "default": picks[c]} if _needs_default(v, c, picks) else v for c, v in comps.items()

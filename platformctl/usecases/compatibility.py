@@ -65,8 +65,9 @@ def version_changes(
     for name in components:
         if name not in ctx.lock.components:
             continue
-        selected, _ = ctx.lock.selected(ctx.spec, name)
-        running = registry.get(name).health(engine, ctx).version
+        comp = registry.get(name)
+        selected = comp.version(ctx)  # the version this run installs (the lock's, for the selected set)
+        running = comp.health(engine, ctx).version
         if running and running.lstrip("v") != selected.lstrip("v"):
             out.append((name, running, selected))
     return out

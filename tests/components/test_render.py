@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from platformctl.components import cert_manager, dapr, istio, knative, kserve
+from platformctl.components import cert_manager, common, dapr, istio, knative, kserve
 from platformctl.components.base import Apply, KubeObject, RenderContext, Wait
 from tests.components.conftest import MakeCtx
 
@@ -122,21 +122,21 @@ def test_cert_manager(make_ctx: MakeCtx) -> None:
         find(objs, "Deployment", name, "cert-manager")
 
 
-def test_kserve_serverless_and_domain(make_ctx: MakeCtx) -> None:
-    ctx = make_ctx()
+def test_kserve_knative_mode_and_domain(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx()  # the default set, kserve-0.20 (kserve-0.16: tests/components/test_render_sets.py)
     steps = rendered(kserve.COMPONENT, ctx)
     main, late = steps[0][1], steps[1][1]
     cm = find(main, "ConfigMap", "inferenceservice-config", "kserve")
-    assert json.loads(cm["data"]["deploy"])["defaultDeploymentMode"] == "Serverless"
+    assert json.loads(cm["data"]["deploy"])["defaultDeploymentMode"] == "Knative"
     ingress = json.loads(cm["data"]["ingress"])
     assert ingress["ingressDomain"] == "127.0.0.1.sslip.io"
     assert ingress["domainTemplate"] == "{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}"
     assert ingress["ingressGateway"] == "knative-serving/knative-ingress-gateway"  # upstream value kept
     assert "_example" in cm["data"]
     assert not [o for o in main if o["kind"] == "LLMInferenceServiceConfig"]
-    assert sum(o["kind"] == "CustomResourceDefinition" for o in main) == 13
+    assert sum(o["kind"] == "CustomResourceDefinition" for o in main) == 16
     llm = [o for o in late if o["kind"] == "LLMInferenceServiceConfig"]
-    assert len(llm) == 8  # in both files, applied once
+    assert len(llm) == 10  # kserve-cluster-resources.yaml v0.20.0
     assert any(o["kind"] == "ClusterServingRuntime" for o in late)
     names = [s.name for s in kserve.COMPONENT.steps(ctx)]
     assert names.index("service kserve/kserve-webhook-server-service has ready endpoints") < names.index(
@@ -150,10 +150,15 @@ def test_dapr(make_ctx: MakeCtx) -> None:
     objs = flat(dapr.COMPONENT, ctx)
     assert objs[0]["kind"] == "Namespace" and objs[0]["metadata"]["name"] == "dapr-system"
     crds = [o["metadata"]["name"] for o in objs if o["kind"] == "CustomResourceDefinition"]
-    assert sorted(crds) == sorted(set(crds)) and "components.dapr.io" in crds and len(crds) == 5
-    cluster_scoped = {"Namespace", "CustomResourceDefinition", "MutatingWebhookConfiguration"}
+    # 7 in dapr 1.18.3 (the default set; 5 in 1.15.14): the pinned files, the chart's copies deduped
+    assert sorted(crds) == sorted(set(crds)) and "components.dapr.io" in crds and len(crds) == 7
+    # The real 1.18.3 chart also renders ClusterRoles/-Bindings (the 1.15.14 test double has none).
+    # ...and the Role/RoleBinding letting apps in `default` read Secrets (dapr_rbac secretReader.namespace).
+    secret_reader = {("Role", "secret-reader"), ("RoleBinding", "dapr-secret-reader")}
     for o in objs:
-        if o["kind"] not in cluster_scoped:
+        if (o["kind"], o["metadata"]["name"]) in secret_reader:
+            assert o["metadata"]["namespace"] == "default"
+        elif o["kind"] not in common.CLUSTER_SCOPED:
             assert o["metadata"]["namespace"] == "dapr-system", o["metadata"]["name"]
     for kind, name in dapr.WORKLOADS:
         find(objs, kind, name, "dapr-system")
