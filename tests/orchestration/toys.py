@@ -15,6 +15,7 @@ from platformctl.errors import NotReadyError
 class ToyEngine:
     context_name = "toy"
     server = "http://toy.invalid"
+
     def __init__(self) -> None:
         self.server_version = {"gitVersion": "v1.34.0"}  # inside every shipped set's Kubernetes range
         self.store: dict[tuple[str, str, str], dict[str, Any]] = {}
