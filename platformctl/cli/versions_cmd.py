@@ -78,9 +78,9 @@ def versions(
         markup=False,
     )
     files = output.simple_table(
-        "Pinned files",
-        ["component", "version", "file", "url", "sha256"],
-        [(name, f.version, f.path, f.url, f.sha256) for name, f in report.files()],
+        "Pinned files (every set)",
+        ["component", "version", "file", "sets", "url", "sha256"],
+        [(f.component, f.version, f.path, ", ".join(f.sets), f.url, f.sha256) for f in report.pinned_files],
         markup=False,
     )
     for table in (side, platform, comps, files):
