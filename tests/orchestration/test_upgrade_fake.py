@@ -223,3 +223,41 @@ def test_crd_with_custom_resources_is_kept(
     )
     assert fake_api.get("InferenceModel", "mine", "default") is not None
     assert fake_api.get("ClusterRole", "llmisvc-manager-role") is None
+
+
+@pytest.mark.parametrize("set_name", sorted(LOCK.sets))
+def test_each_set_installs_reapplies_without_writes_and_goes_down(
+    set_name: str, fake_api: FakeApiServer, sources: dict[str, SourceOptions]
+) -> None:
+    from platformctl.usecases.down import down
+
+    if set_name not in sources:
+        pytest.skip(f"{set_name}: only the oldest and newest sets get chart directories here")
+    fake_api.set_server_version(LOCK.sets[set_name].kubernetes.version)
+    first = run_up(fake_api, set_name, sources)
+    assert first.changed > 100
+    from platformctl.components import registry
+
+    ctx = make_render_context(spec(set_name), sources[set_name], NullReporter())
+    engine = Engine.connect(str(fake_api.kubeconfig_path), fake_api.context)
+    for comp, version in LOCK.sets[set_name].components.items():
+        h = registry.get(comp).health(engine, ctx)
+        assert h.healthy and h.version.lstrip("v") == version.lstrip("v"), (comp, h)
+    fake_api.wait_idle()
+    rv = fake_api.resource_version
+    fake_api.reset_request_log()
+    again = run_up(fake_api, set_name, sources)
+    assert again.changed == 0 and again.pruned == 0
+    fake_api.wait_idle()
+    assert fake_api.resource_version == rv
+    assert [(m, p) for m, p in fake_api.requests if m in ("PATCH", "PUT", "POST", "DELETE")] == []
+    res = down(
+        spec(set_name),
+        confirmed=True,
+        kubeconfig=str(fake_api.kubeconfig_path),
+        context=fake_api.context,
+        timeout=120,
+    )
+    assert sum(res.pruned.values()) > 100
+    fake_api.wait_idle()
+    assert managed(fake_api) == {}
