@@ -20,6 +20,7 @@ if str(REPO) not in sys.path:  # run as a script: make `platformctl` and `tests`
     sys.path.insert(0, str(REPO))
 
 from platformctl.drivers.kube.engine import Engine  # noqa: E402
+from platformctl.plan.lock import load_lock  # noqa: E402
 from tests.engine.upstream import all_documents  # noqa: E402
 from tests.fakeapi import FakeApiServer  # noqa: E402
 
@@ -57,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--upstream", default=default, help="upstream manifests dir (<component>/<version>/<file>)"
     )
+    parser.add_argument(
+        "--set", dest="version_set", default=load_lock().default_set, help="version set (default: the lock's)"
+    )
     args = parser.parse_args(argv)
     upstream = Path(args.upstream)
     if not upstream.is_dir():
@@ -66,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     t0 = time.perf_counter()
-    batches = [(step.component, docs) for step, docs in all_documents(upstream)]
+    batches = [(step.component, docs) for step, docs in all_documents(upstream, args.version_set)]
     total_bytes = sum(p.stat().st_size for p in upstream.rglob("*.yaml"))
     print(
         f"parsed {sum(len(d) for _, d in batches)} documents ({total_bytes / 1e6:.1f} MB YAML) "

@@ -33,6 +33,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "doctor_cmd",
     "models_cmd",
     "smoke_cmd",
+    "images_cmd",
+    "cache_cmd",
 )
 
 
@@ -85,6 +87,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "smoke_cmd",
         "Check the ingress, every Knative Service, the conference app's routes and the iris model.",
     ),
+    "images": LazyCommand(
+        "images_cmd",
+        "List every image the enabled platform runs, the component needing it and how it is pinned.",
+    ),
     "config": LazyCommand(
         "config_cmd", "Show the effective platform spec, write a commented platform.yaml, or validate one."
     ),
@@ -94,6 +100,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "(`tools install`).",
     ),
     "models": LazyCommand("models_cmd", "InferenceServices on the cluster."),
+    "cache": LazyCommand(
+        "cache_cmd",
+        "The pull-through registry caches kind clusters pull through: size, hits; prune or remove them.",
+    ),
 }
 
 # Typer settings the root passes down to every command it builds; a module's commands are built

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from platformctl.cli import output
+from platformctl.cli.common import SetOption
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -64,6 +65,7 @@ def _table(report: BundleReport) -> Table:
 
 
 def bundle(
+    ctx: typer.Context,
     directory: Annotated[
         Path, typer.Argument(help="Bundle directory (layout <component>/<version>/<file>).")
     ],
@@ -94,6 +96,20 @@ def bundle(
     fmt: Annotated[output.OutputFormat, typer.Option("-o", "--output", help="table|json|yaml")] = (
         output.OutputFormat.table
     ),
+    images: Annotated[
+        bool,
+        typer.Option(
+            "--images",
+            help="Also save every image of the enabled platform (`platformctl images`): docker pull "
+            "+ docker save, one archive per image in DIR/images, sha256 in SHA256SUMS and "
+            "images/manifest.json.",
+        ),
+    ] = False,
+    charts_dir: Annotated[
+        Path | None,
+        typer.Option("--charts-dir", help="With --images: local Helm charts to render instead of repos."),
+    ] = None,
+    sets: SetOption = None,
 ) -> None:
     """Download every pinned manifest into DIR (verified), or check DIR with --verify."""
     from platformctl.errors import IntegrityError
@@ -114,6 +130,8 @@ def bundle(
             allow_download=not no_download,
             reporter=reporter,
         )
+    if images and not verify and report.ok:
+        _save_images(ctx, directory, report, charts_dir, not no_download, sets, reporter)
     output.emit_data(report.to_dict(), fmt, lambda: _table(report))
     if not report.ok:
         bad = report.bad
@@ -129,6 +147,31 @@ def bundle(
         )
     what = "verified" if verify else "ready"
     output.info(f"bundle {directory}: {len(report.files)} files {what}")
+
+
+def _save_images(
+    ctx: typer.Context,
+    directory: Path,
+    report: BundleReport,
+    charts_dir: Path | None,
+    allow_download: bool,
+    sets: list[str] | None,
+    reporter: StderrReporter,
+) -> None:
+    """bundle --images: the image list from a render over the bundle just made, then pull + save."""
+    from platformctl.cli.common import load_spec_from_ctx
+    from platformctl.drivers.docker import ImageClient
+    from platformctl.usecases.bundle import write_sums
+    from platformctl.usecases.bundle_images import save_images
+    from platformctl.usecases.images import list_images
+    from platformctl.usecases.render import SourceOptions
+
+    spec = load_spec_from_ctx(ctx, sets=sets)
+    sources = SourceOptions(manifests_dir=directory, charts_dir=charts_dir, allow_download=allow_download)
+    names = list_images(spec, sources=sources).names()
+    output.info(f"saving {len(names)} images into {directory / 'images'}")
+    report.files.extend(save_images(directory, names, ImageClient(), reporter=reporter))
+    write_sums(directory, report)
 
 
 def register(app: typer.Typer) -> None:

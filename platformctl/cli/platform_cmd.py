@@ -76,6 +76,14 @@ def up(
     ] = False,
     no_download: NoDownloadOption = False,
     sets: SetOption = None,
+    prepull: Annotated[
+        bool | None,
+        typer.Option(
+            "--prepull/--no-prepull",
+            help="Pull every image into the kind node(s) in the background while installing "
+            "(default: on for kind). See docs/images.md.",
+        ),
+    ] = None,
 ) -> None:
     """Create (or reuse) the cluster and install every enabled component; safe to re-run (resumes)."""
     from platformctl.cli.progress import ProgressView, print_failures, steps_table, summary_table
@@ -96,6 +104,7 @@ def up(
         sources=_sources(manifests_dir, charts_dir, no_download),
         kubeconfig=g.kubeconfig,
         context=g.context,
+        prepull=prepull,
     )
     console = output.err
     try:
@@ -113,6 +122,8 @@ def up(
         )
         return
     console.print(summary_table(result.run), soft_wrap=False)
+    if result.prepull is not None:
+        output.info(f"images: {result.prepull.summary()}")
     if g.verbose:
         console.print(steps_table(result.run), soft_wrap=False)
     if not result.run.ok:

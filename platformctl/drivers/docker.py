@@ -138,3 +138,212 @@ def publisher_of(containers: list[dict[str, Any]], port: int) -> str | None:
                 names = c.get("Names") or [c.get("Id", "?")[:12]]
                 return str(names[0]).lstrip("/")
     return None
+
+
+# -- images: pull, save, load, exec (bundle --images, pre-pull) -----------------------------------
+# Docker Engine API v1.41 (Docker 20.10): POST /images/create?fromImage=&tag= streams JSON progress
+# lines ({"status"…} or {"errorDetail": {"message"}, "error"}); GET /images/get?names= streams a
+# `docker save` tar; POST /containers/{id}/exec + POST /exec/{id}/start + GET /exec/{id}/json run a
+# command in a container (what `docker exec` does). https://docs.docker.com/engine/api/v1.41/
+
+
+def split_reference(image: str) -> tuple[str, str]:
+    """(fromImage, tag) for POST /images/create: the tag or ``sha256:…`` digest goes in ``tag``."""
+    name, at, digest = image.partition("@")
+    if at:
+        return name.rsplit(":", 1)[0] if name.rfind(":") > name.rfind("/") else name, digest
+    slash, colon = name.rfind("/"), name.rfind(":")
+    if colon > slash:
+        return name[:colon], name[colon + 1 :]
+    return name, "latest"
+
+
+class ImageClient(DockerClient):
+    """Long-running image operations; every call has a deadline (``timeout``, default 30 min)."""
+
+    def __init__(self, endpoint: Endpoint | None = None, *, timeout: float = 1800.0) -> None:
+        super().__init__(endpoint, timeout=timeout)
+
+    def _stream_client(self) -> httpx.Client:
+        import httpx
+
+        client = self._client()
+        client.timeout = httpx.Timeout(self.timeout, connect=10.0)
+        return client
+
+    def _fail(self, what: str, exc: BaseException) -> ClusterError:
+        return ClusterError(f"Docker API {what} at {self.endpoint.host}: {exc or type(exc).__name__}")
+
+    def pull(self, image: str) -> None:
+        """``docker pull``: raises ClusterError with the daemon's message when the pull fails."""
+        import httpx
+
+        from_image, tag = split_reference(image)
+        try:
+            with (
+                self._stream_client() as client,
+                client.stream(
+                    "POST",
+                    "/images/create",
+                    params={"fromImage": from_image, "tag": tag},
+                    headers={"X-Registry-Auth": "e30="},  # base64("{}"): anonymous
+                ) as resp,
+            ):
+                if resp.status_code != 200:
+                    raise ClusterError(
+                        f"docker pull {image}: HTTP {resp.status_code}: {resp.read().decode()[:300].strip()}"
+                    )
+                for line in resp.iter_lines():
+                    if not line.strip():
+                        continue
+                    try:
+                        msg = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(msg, dict) and (msg.get("error") or msg.get("errorDetail")):
+                        detail = (msg.get("errorDetail") or {}).get("message") or msg.get("error")
+                        raise ClusterError(f"docker pull {image}: {detail}")
+        except (httpx.HTTPError, OSError) as exc:
+            raise self._fail(f"pull {image}", exc) from None
+
+    def save(self, image: str, dest: Path) -> None:
+        """``docker save IMAGE > dest`` (dest written in place; the caller renames it when complete)."""
+        import httpx
+
+        try:
+            with (
+                self._stream_client() as client,
+                client.stream("GET", "/images/get", params={"names": image}) as resp,
+            ):
+                if resp.status_code != 200:
+                    raise ClusterError(
+                        f"docker save {image}: HTTP {resp.status_code}: {resp.read().decode()[:300].strip()}"
+                    )
+                with dest.open("wb") as fh:
+                    for chunk in resp.iter_bytes(1 << 20):
+                        fh.write(chunk)
+        except (httpx.HTTPError, OSError) as exc:
+            raise self._fail(f"save {image}", exc) from None
+
+    def exec(self, container: str, cmd: list[str]) -> tuple[int, str]:
+        """Run ``cmd`` in ``container`` (``docker exec``); (exit code, combined output)."""
+        import httpx
+
+        try:
+            with self._stream_client() as client:
+                created = client.post(
+                    f"/containers/{container}/exec",
+                    json={"Cmd": cmd, "AttachStdout": True, "AttachStderr": True},
+                )
+                if created.status_code != 201:
+                    raise ClusterError(
+                        f"docker exec {container}: HTTP {created.status_code}: {created.text[:300].strip()}"
+                    )
+                exec_id = created.json()["Id"]
+                started = client.post(f"/exec/{exec_id}/start", json={"Detach": False, "Tty": False})
+                text = demux(started.content)
+                info = client.get(f"/exec/{exec_id}/json").json()
+        except (httpx.HTTPError, OSError, ValueError, KeyError) as exc:
+            raise self._fail(f"exec in {container}", exc) from None
+        return int(info.get("ExitCode") or 0), text
+
+
+def demux(raw: bytes) -> str:
+    """Docker's multiplexed stdout/stderr stream (8-byte frame headers) as text."""
+    out: list[bytes] = []
+    i = 0
+    while i + 8 <= len(raw) and raw[i] in (0, 1, 2) and raw[i + 1 : i + 4] == b"\0\0\0":
+        size = int.from_bytes(raw[i + 4 : i + 8], "big")
+        out.append(raw[i + 8 : i + 8 + size])
+        i += 8 + size
+    if i < len(raw):  # not multiplexed (a TTY) or a trailing partial frame
+        out.append(raw[i:])
+    return b"".join(out).decode("utf-8", "replace")
+
+
+class EngineClient(ImageClient):
+    """Containers, volumes and networks (the registry cache): POST /containers/create?name=,
+    POST /containers/{id}/start, DELETE /containers/{id}?force=&v=, GET /containers/json?all=&filters=,
+    POST /volumes/create, DELETE /volumes/{name}, GET /system/df, POST /networks/{id}/connect."""
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        ok: tuple[int, ...] = (200, 201, 204),
+    ) -> tuple[int, Any]:
+        import httpx
+
+        try:
+            with self._client() as client:
+                resp = client.request(method, path, params=params, json=body)
+        except (httpx.HTTPError, OSError) as exc:
+            raise self._fail(f"{method} {path}", exc) from None
+        if resp.status_code not in ok:
+            try:
+                message = resp.json().get("message") or resp.text
+            except ValueError:
+                message = resp.text
+            raise ClusterError(
+                f"Docker API {method} {path}: HTTP {resp.status_code}: {str(message)[:300].strip()}"
+            )
+        try:
+            return resp.status_code, resp.json() if resp.content else None
+        except ValueError:
+            return resp.status_code, None
+
+    def containers_labelled(self, label: str) -> list[dict[str, Any]]:
+        _, data = self._call(
+            "GET", "/containers/json", params={"all": "1", "filters": json.dumps({"label": [label]})}
+        )
+        return [c for c in data or [] if isinstance(c, dict)]
+
+    def container_exists(self, name: str) -> bool:
+        status, _ = self._call("GET", f"/containers/{name}/json", ok=(200, 404))
+        return status == 200
+
+    def network_exists(self, name: str) -> bool:
+        status, _ = self._call("GET", f"/networks/{name}", ok=(200, 404))
+        return status == 200
+
+    def image_present(self, image: str) -> bool:
+        status, _ = self._call("GET", f"/images/{image}/json", ok=(200, 404))
+        return status == 200
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        self._call("POST", "/volumes/create", body={"Name": name, "Labels": dict(labels)})
+
+    def remove_volume(self, name: str) -> bool:
+        status, _ = self._call("DELETE", f"/volumes/{name}", ok=(204, 404))
+        return status == 204
+
+    def create_container(self, name: str, config: Mapping[str, Any]) -> str:
+        _, data = self._call("POST", "/containers/create", params={"name": name}, body=dict(config))
+        return str((data or {}).get("Id", name))
+
+    def start_container(self, name: str) -> None:
+        self._call("POST", f"/containers/{name}/start", ok=(204, 304))
+
+    def remove_container(self, name: str) -> bool:
+        status, _ = self._call("DELETE", f"/containers/{name}", params={"force": "1"}, ok=(204, 404))
+        return status == 204
+
+    def connect_network(self, network: str, container: str) -> None:
+        """Attach ``container`` to ``network`` (already attached is fine)."""
+        status, _ = self._call(
+            "POST", f"/networks/{network}/connect", body={"Container": container}, ok=(200, 403)
+        )
+        if status == 403:  # "endpoint ... already exists in network": attached before
+            return
+
+    def volume_sizes(self) -> dict[str, int]:
+        """Volume name → bytes used (GET /system/df; -1 when the daemon does not know)."""
+        _, data = self._call("GET", "/system/df")
+        out: dict[str, int] = {}
+        for v in (data or {}).get("Volumes") or []:
+            size = (v.get("UsageData") or {}).get("Size")
+            out[str(v.get("Name"))] = int(size) if isinstance(size, int) else -1
+        return out

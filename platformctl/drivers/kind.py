@@ -8,7 +8,8 @@ whose hash differs from the config ``up`` would render means the cluster was cre
 (ports, image, listen address): ``up`` stops and explains instead of guessing.
 
 Commands used (kind v0.30.0 CLI): ``kind get clusters``, ``kind create cluster --name --config
---kubeconfig --wait``, ``kind delete cluster --name --kubeconfig``, ``kind get kubeconfig --name``.
+--kubeconfig --wait``, ``kind delete cluster --name --kubeconfig``, ``kind get kubeconfig --name``,
+``kind get nodes --name``, ``kind load image-archive <tar> --name``.
 kind is always pointed at a private kubeconfig file; the user's kubeconfig is changed only through
 drivers/kubeconfig.py (one context, mode 0600, other contexts untouched).
 """
@@ -51,6 +52,7 @@ class KindConfig:
     listen_address: str = "127.0.0.1"
     http_port: int = 80
     https_port: int = 443
+    registry_cache: bool = False  # containerd config_path for the registry cache's hosts.toml files
 
     def validate(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -97,6 +99,7 @@ def render_config(cfg: KindConfig) -> str:
         https_port=cfg.https_port,
         http_node_port=HTTP_NODE_PORT,
         https_node_port=HTTPS_NODE_PORT,
+        registry_cache=cfg.registry_cache,
     )
 
 
@@ -248,6 +251,23 @@ class KindCluster:
         if res.returncode != 0:
             raise ClusterError(f"kind could not delete cluster {name!r}", details=_lines(res.stderr))
 
+    def nodes(self, name: str) -> list[str]:
+        """Node container names of cluster ``name`` (``kind get nodes --name``)."""
+        res = self._run(["get", "nodes", "--name", name])
+        if res.returncode != 0:
+            raise ClusterError(
+                f"kind could not list the nodes of cluster {name!r}", details=_lines(res.stderr)
+            )
+        return [line.strip() for line in res.stdout.splitlines() if line.strip()]
+
+    def load_image_archive(self, name: str, archive: Path, *, timeout: float = 900) -> None:
+        """``kind load image-archive ARCHIVE --name NAME``: import a ``docker save`` tar into every node."""
+        res = self._run(["load", "image-archive", str(archive), "--name", name], timeout=timeout)
+        if res.returncode != 0:
+            raise ClusterError(
+                f"kind could not load {archive.name} into cluster {name!r}", details=_lines(res.stderr)
+            )
+
     def kubeconfig(self, name: str) -> str:
         res = self._run(["get", "kubeconfig", "--name", name])
         if res.returncode != 0:
@@ -396,3 +416,21 @@ def _remove_owned(path: Path, ctx: str) -> None:
     # Leave a context someone else wrote in place: it is theirs even if it now points nowhere.
     with contextlib.suppress(SafetyError):
         kcfg.remove_context(path, ctx)
+
+
+def pull_into_node(client: Any, node: str, image: str) -> int | None:
+    """Pull ``image`` into a kind node's containerd with the node's own ``crictl`` (kind node images
+    ship crictl; the node's containerd mirror config applies). Returns the image size crictl reports
+    (``crictl inspecti -o json``: status.size), or None. ``client``: drivers.docker.ImageClient."""
+    code, out = client.exec(node, ["crictl", "pull", image])
+    if code != 0:
+        last = [line for line in out.splitlines() if line.strip()][-1:] or [f"exit {code}"]
+        raise ClusterError(f"crictl pull {image} in node {node}: {last[0]}")
+    code, out = client.exec(node, ["crictl", "inspecti", "-o", "json", image])
+    if code != 0:
+        return None
+    try:
+        size = json.loads(out)["status"]["size"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return int(size) if str(size).isdigit() else None

@@ -73,6 +73,8 @@ class ClusterSpec(_Model):
     # For provider=existing (and to override where the kind context is written).
     kubeconfig: str | None = None
     context: str | None = None
+    # Pull-through registry caches that survive `down` (kind only); None: on for kind (docs/images.md).
+    registry_cache: bool | None = None
 
     @model_validator(mode="after")
     def _ports_differ(self) -> ClusterSpec:

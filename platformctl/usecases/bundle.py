@@ -126,6 +126,11 @@ def verify_bundle(
             reporting.finish(rep, step, "ok")
         else:
             reporting.fail(rep, step, f"{result.status}: {result.message}")
+    # issue 11: image archives (images/manifest.json), when the bundle carries them.
+    if not components:
+        from platformctl.usecases.bundle_images import verify_images
+
+        report.files.extend(verify_images(directory))
     return report
 
 
@@ -210,7 +215,17 @@ def _as_added(f: BundleFile) -> BundleFile:
 
 def _write_sums(directory: Path, report: BundleReport) -> None:
     """SHA256SUMS beside the files, so `sha256sum -c SHA256SUMS` works without platformctl."""
+    from platformctl.usecases.bundle_images import IMAGES_DIR, sums_lines
+
     lines = [
-        f"{f.expected_sha256}  ./{f.path}\n" for f in sorted(report.files, key=lambda f: f.path) if f.good
+        f"{f.expected_sha256}  ./{f.path}\n"
+        for f in sorted(report.files, key=lambda f: f.path)
+        if f.good and not f.path.startswith(f"{IMAGES_DIR}/")
     ]
+    lines += sums_lines(directory)  # issue 11: the image archives listed in images/manifest.json
     (directory / "SHA256SUMS").write_text("".join(lines), encoding="utf-8")
+
+
+def write_sums(directory: Path, report: BundleReport) -> None:
+    """Rewrite SHA256SUMS after more files were added (``bundle --images``)."""
+    _write_sums(directory, report)

@@ -107,6 +107,12 @@ def reachable_target(
     return (str(path), ctx) if exists else None
 
 
+def _cache(spec: PlatformSpec) -> bool:
+    from platformctl.usecases.up_images import cache_enabled
+
+    return cache_enabled(spec)
+
+
 def ensure_cluster(
     spec: PlatformSpec,
     kubeconfig: str | None,
@@ -131,6 +137,7 @@ def ensure_cluster(
         listen_address=spec.cluster.listen_address,
         http_port=spec.cluster.http_port,
         https_port=spec.cluster.https_port,
+        registry_cache=_cache(spec),  # issue 11: containerd config_path for the registry caches
     )
     step = "cluster"
     reporting.start(reporter, step, f"kind cluster {spec.cluster.name}")

@@ -59,6 +59,11 @@ FIELD_DOCS: dict[str, FieldDoc] = {
         "context name",
         "Kubeconfig context; null = kind-<name> (kind) or the current context.",
     ),
+    "cluster.registry_cache": FieldDoc(
+        "boolean or null",
+        "true | false | null",
+        "Pull-through registry caches that survive `down` (kind); null = on for kind.",
+    ),
     "domain": FieldDoc(
         "DNS-1123 subdomain",
         "e.g. example.com",

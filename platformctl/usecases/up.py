@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
     from platformctl.usecases.cluster import ClusterInfo
+    from platformctl.usecases.prepull import Prepull, PrepullReport
+    from platformctl.usecases.prepull_existing import ExistingPrepull
 
 ACTIONS = ("created", "configured", "unchanged", "not validated", "pruned")
 # (component, step name) → called before each step; a test seam for interruptions at exact points.
@@ -59,6 +61,9 @@ class UpOptions:
     context: str | None = None  # global --context
     max_workers: int | None = None
     step_hook: StepHook | None = None
+    # issue 11: pre-pull images into the kind node(s) while the DAG runs (None: on for kind).
+    prepull: bool | None = None
+    prepull_concurrency: int = 3
 
 
 @dataclass
@@ -72,6 +77,7 @@ class UpResult:
     # component → {"created": n, "configured": n, "unchanged": n}
     actions: dict[str, dict[str, int]] = field(default_factory=dict)
     rendered_objects: int = 0
+    prepull: PrepullReport | None = None  # issue 11: background pre-pull, when one ran
 
     @property
     def changed(self) -> int:
@@ -289,7 +295,12 @@ def up(
                 rendered_objects=sum(len(c.objects) for c in rendered.components),
             )
         info = None
+        images = None
     else:
+        from platformctl.usecases.up_images import plan_images
+
+        # issue 11: before the cluster is touched, so a bundle lacking an image changes nothing.
+        images = plan_images(spec, plan, options.sources, prepull=options.prepull, reporter=base)
         info = cluster_mod.ensure_cluster(
             spec,
             options.kubeconfig,
@@ -299,11 +310,13 @@ def up(
             allow_download=options.sources.allow_download,
         )
         engine = connect(info.kubeconfig, info.context, rep)
-
+    # Refusals first (exit 2, nothing changed): before pre-pull starts anything on the cluster.
     check_cluster_version(engine, spec, lock)
     ctx = make_render_context(spec, options.sources, rep, lock)
     changes = version_changes(plan.order, engine, ctx)
     check_no_downgrade(changes, ctx.lock, spec)
+    prepull = _start_images(info, images, options, base, engine)
+
     check_external(plan, engine, ctx)
     snapshot: list[Found] = []
     if changes:
@@ -321,18 +334,37 @@ def up(
         cluster=info,
         actions=actions,
     )
-    result.run = run_components(
-        plan,
-        engine,
-        ctx,
-        timeout=timeout,
-        dry_run=options.dry_run,
-        force_conflicts=options.force_conflicts,
-        reporter=rep,
-        step_hook=options.step_hook,
-        max_workers=options.max_workers,
-        cancel=cancel,
-        actions=actions,
-        snapshot=snapshot,
-    )
+    try:
+        result.run = run_components(
+            plan,
+            engine,
+            ctx,
+            timeout=timeout,
+            dry_run=options.dry_run,
+            force_conflicts=options.force_conflicts,
+            reporter=rep,
+            step_hook=options.step_hook,
+            max_workers=options.max_workers,
+            cancel=cancel,
+            actions=actions,
+            snapshot=snapshot,
+        )
+    finally:
+        if prepull is not None:
+            # The DAG is done: pulls not started are left to the kubelet; running ones get a moment.
+            prepull.cancel()
+            result.prepull = prepull.wait(timeout=prepull.grace)
     return result
+
+
+def _start_images(
+    info: ClusterInfo | None, images: object, options: UpOptions, reporter: Reporter, engine: Engine
+) -> Prepull | ExistingPrepull | None:
+    """issue 11: load bundled image archives or start the background pre-pull (usecases/up_images.py)."""
+    from platformctl.usecases.up_images import UpImages, start_images
+
+    if info is None or not isinstance(images, UpImages):
+        return None
+    return start_images(
+        info, images, reporter=reporter, engine=engine, concurrency=options.prepull_concurrency
+    )

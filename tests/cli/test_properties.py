@@ -23,12 +23,14 @@ from tests.support.cli_main import Ran, run_main
 
 FIELDS = [
     "cluster", "domain", "components", "timeouts", "workloads", "provider", "name", "node_image",
-    "listen_address", "http_port", "https_port", "kubeconfig", "context", "enabled", "version", "cluster",
+    "listen_address", "http_port", "https_port", "kubeconfig", "context", "registry_cache", "enabled",
+    "version", "cluster",
     "component", "model", "request", "namespace", "model_namespace", "persistence", *COMPONENTS,
 ]  # fmt: skip
 LEAF_PATHS = [
     "cluster.provider", "cluster.name", "cluster.node_image", "cluster.listen_address", "cluster.http_port",
-    "cluster.https_port", "cluster.kubeconfig", "cluster.context", "domain", "timeouts.cluster",
+    "cluster.https_port", "cluster.kubeconfig", "cluster.context", "cluster.registry_cache", "domain",
+    "timeouts.cluster",
     "timeouts.component", "timeouts.model", "timeouts.request", "workloads.namespace",
     "workloads.model_namespace", "workloads.persistence",
     *(f"components.{c}.{f}" for c in COMPONENTS for f in ("enabled", "version")),

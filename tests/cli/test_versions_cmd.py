@@ -12,6 +12,7 @@ import yaml
 
 from platformctl.plan.lock import load_lock
 from tests.support.cli_main import run_main
+from tests.support.upstream_sets import set_files, set_names, set_versions
 
 
 @pytest.fixture(autouse=True)
@@ -32,17 +33,36 @@ def files_of(data: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return {f["path"]: (f["url"], f["sha256"]) for c in data["components"] for f in c["files"]}
 
 
-def test_json_lists_every_upstream_file_with_its_sha256() -> None:
+def _default_set(lock: dict[str, Any]) -> str:
+    """The upstream set whose KServe version is platformctl's default (the sets are KServe's own)."""
+    kserve = load_lock().components["kserve"].default
+    for name in set_names(Path(os.environ["PLATFORMCTL_UPSTREAM_DIR"])):
+        if set_versions(Path(os.environ["PLATFORMCTL_UPSTREAM_DIR"]), name).get("kserve") == kserve:
+            return name
+    raise AssertionError(f"no upstream set has kserve {kserve}: {list(lock['sets'])}")
+
+
+def test_json_lists_every_file_of_the_default_set_with_its_sha256() -> None:
     lock = upstream_lock()
+    root = Path(os.environ["PLATFORMCTL_UPSTREAM_DIR"])
     r = run_main(["versions", "-o", "json"])
     assert r.exit_code == 0, r.output
     listed = files_of(json.loads(r.stdout))
-    assert lock["files"], "upstream LOCK.yaml lists no files"
-    for entry in lock["files"]:
-        assert entry["file"] in listed, f"{entry['file']} missing from `platformctl versions`"
-        url, sha = listed[entry["file"]]
-        assert sha == entry["sha256"], entry["file"]
-        assert url == entry["upstream_url"], entry["file"]
+    files = set_files(root, _default_set(lock))
+    assert files, "upstream LOCK.yaml lists no files for the default set"
+    for f in files:
+        assert f.path in listed, f"{f.path} missing from `platformctl versions`"
+        assert listed[f.path] == (f.url, f.sha256), f.path
+
+
+def test_every_pinned_file_matches_the_upstream_lock() -> None:
+    # every file platformctl pins, in any set or version, is one the upstream lock lists, byte for byte
+    upstream = {f["file"]: (f["upstream_url"], f["sha256"]) for f in upstream_lock()["files"]}
+    everything = files_of(json.loads(run_main(["versions", "-o", "json", "--all"]).stdout))
+    assert everything
+    for path, pin in everything.items():
+        assert path in upstream, f"{path} is pinned but not in the upstream LOCK.yaml"
+        assert pin == upstream[path], path
 
 
 def test_json_platform_fields_and_charts() -> None:

@@ -2,7 +2,8 @@
 
 Runs against a real cluster, unchanged, when PLATFORMCTL_TEST_KUBECONFIG (and optionally
 PLATFORMCTL_TEST_CONTEXT) is set; otherwise against a fresh FakeApiServer. One installation is shared
-by the module (applying the 240 upstream objects costs seconds); the prune test is last on purpose.
+by the module per version set (applying the 240 upstream objects costs seconds); the prune test is
+last on purpose. Every set in the corpus's LOCK.yaml runs, one after the other.
 """
 
 from __future__ import annotations
@@ -20,8 +21,17 @@ from platformctl.drivers.kube.apply import is_crd
 from platformctl.drivers.kube.engine import ApplyReport, Engine
 from platformctl.drivers.kube.labels import COMPONENT_KEY, MANAGED_BY, MANAGED_BY_KEY
 from tests.conftest import KubeTarget
-from tests.engine.upstream import PLAN, Step, all_documents, apply_plan
+from tests.engine.upstream import PLAN, Step, all_documents, apply_plan, version_sets
 from tests.fakeapi import FakeApiServer
+
+
+def _upstream() -> Path | None:
+    value = os.environ.get("PLATFORMCTL_UPSTREAM_DIR")
+    return Path(value) if value and Path(value).is_dir() else None
+
+
+_ROOT = _upstream()
+SETS = version_sets(_ROOT) if _ROOT is not None and (_ROOT / "LOCK.yaml").is_file() else ["unset"]
 
 # The inferenceservices CRD is ~360 KB as JSON: over the 262,144-byte annotation limit that breaks
 # client-side apply (kserve#3487, design.md §3).
@@ -33,32 +43,41 @@ class Installed:
     target: KubeTarget
     engine: Engine
     upstream: Path
+    version_set: str
     reports: list[tuple[Step, ApplyReport]]
     timeout: float
 
 
-@pytest.fixture(scope="module")
-def installed() -> Iterator[Installed]:
-    value = os.environ.get("PLATFORMCTL_UPSTREAM_DIR")
-    if not value or not Path(value).is_dir():
+@pytest.fixture(scope="module", params=SETS)
+def installed(request: pytest.FixtureRequest) -> Iterator[Installed]:
+    upstream = _upstream()
+    if upstream is None:
         pytest.skip(
             "PLATFORMCTL_UPSTREAM_DIR unset (point it at the upstream manifests, e.g. ../shared/upstream)"
         )
-    upstream = Path(value)
+    version_set: str = request.param
     real = os.environ.get("PLATFORMCTL_TEST_KUBECONFIG")
     if real:
+        # A real cluster holds one set at a time: each set is installed, checked and pruned in turn.
         target = KubeTarget(real, os.environ.get("PLATFORMCTL_TEST_CONTEXT") or None, None)
         engine = Engine.connect(target.kubeconfig, target.context)
-        yield Installed(target, engine, upstream, apply_plan(engine, upstream, timeout=900), 900)
+        reports = apply_plan(engine, upstream, version_set, timeout=900)
+        yield Installed(target, engine, upstream, version_set, reports, 900)
         return
     with FakeApiServer() as fake:
         target = KubeTarget(str(fake.kubeconfig_path), fake.context, fake)
         engine = Engine.connect(target.kubeconfig, target.context)
-        yield Installed(target, engine, upstream, apply_plan(engine, upstream, timeout=60), 60)
+        reports = apply_plan(engine, upstream, version_set, timeout=60)
+        yield Installed(target, engine, upstream, version_set, reports, 60)
 
 
-def _crd_names(upstream: Path) -> list[str]:
-    return [d["metadata"]["name"] for _, docs in all_documents(upstream) for d in docs if is_crd(d)]
+def _crd_names(inst: Installed) -> list[str]:
+    return [
+        d["metadata"]["name"]
+        for _, docs in all_documents(inst.upstream, inst.version_set)
+        for d in docs
+        if is_crd(d)
+    ]
 
 
 def _identity(obj: dict[str, Any]) -> tuple[str, str, str | None, str]:
@@ -90,7 +109,7 @@ def test_first_apply_creates_and_labels_everything(installed: Installed) -> None
 
 
 def test_every_crd_is_established(installed: Installed) -> None:
-    names = _crd_names(installed.upstream)
+    names = _crd_names(installed)
     assert len(names) > 40
     installed.engine.wait_established(names, 30)  # returns at once when all are Established
     for name in names:
@@ -116,7 +135,7 @@ def test_reapply_changes_nothing(installed: Installed) -> None:
     before = _live_versions(installed)
     fake = installed.target.fake
     start = fake.request_count if fake else 0
-    again = apply_plan(installed.engine, installed.upstream, timeout=installed.timeout)
+    again = apply_plan(installed.engine, installed.upstream, installed.version_set, timeout=installed.timeout)
     for step, report in again:
         changed = [str(r) for r in report.results if r.action != "unchanged"]
         assert changed == [], f"{step.component}: {changed}"
@@ -130,7 +149,11 @@ def test_reapply_changes_nothing(installed: Installed) -> None:
 
 def test_dry_run_reports_changes_without_making_them(installed: Installed) -> None:
     engine = installed.engine
-    step, docs = next((s, d) for s, d in all_documents(installed.upstream) if s.component == "knative")
+    step, docs = next(
+        (s, d)
+        for s, d in all_documents(installed.upstream, installed.version_set)
+        if s.component == "knative"
+    )
     edited = copy.deepcopy(docs)
     target = next(d for d in edited if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "config-logging")
     target.setdefault("data", {})["platformctl-dry-run-probe"] = "1"

@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.fakeapi import FakeApiServer
+from tests.support.upstream_sets import set_files, set_names
+
+_ROOT = os.environ.get("PLATFORMCTL_UPSTREAM_DIR")
+# One version set at a time (LOCK.yaml `sets:`): the corpus holds several releases side by side.
+SETS = set_names(Path(_ROOT)) if _ROOT and (Path(_ROOT) / "LOCK.yaml").is_file() else ["unset"]
 
 
-def _documents(root: Path) -> list[dict[str, Any]]:
+def _documents(root: Path, version_set: str) -> list[dict[str, Any]]:
     docs = []
-    for path in sorted(root.rglob("*.yaml")):
-        if path.name == "LOCK.yaml":
-            continue
-        for doc in yaml.safe_load_all(path.read_text()):
+    for f in set_files(root, version_set):
+        for doc in yaml.safe_load_all((root / f.path).read_text()):
             if isinstance(doc, dict) and doc.get("kind") and (doc.get("metadata") or {}).get("name"):
                 docs.append(doc)
     return docs
@@ -37,10 +42,11 @@ def _path(fake: FakeApiServer, doc: dict[str, Any]) -> str:
     return f"{base}/{rt.plural}/{doc['metadata']['name']}"
 
 
+@pytest.mark.parametrize("version_set", SETS)
 def test_all_upstream_manifests_apply_and_reapply_without_writes(
-    fake_api: FakeApiServer, upstream_dir: Path
+    fake_api: FakeApiServer, upstream_dir: Path, version_set: str
 ) -> None:
-    docs = _documents(upstream_dir)
+    docs = _documents(upstream_dir, version_set)
     assert len(docs) > 200
     conn = http.client.HTTPConnection("127.0.0.1", fake_api.port, timeout=30)
     headers = {"Content-Type": "application/apply-patch+yaml", "Authorization": f"Bearer {fake_api.token}"}

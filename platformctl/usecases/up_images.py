@@ -1,0 +1,172 @@
+"""Images during ``up``: load a bundle's image archives, or pre-pull while the DAG installs.
+
+Two moments, so that a refusal changes nothing:
+
+1. ``plan_images`` (before the cluster is created or touched): derive the image list from the render,
+   in pull order; when ``--manifests-dir`` holds image archives (``bundle --images``), check that the
+   bundle has every image and each archive's sha256 (exit 3 naming the missing image otherwise).
+2. ``start_images`` (as soon as the cluster exists): kind + bundled archives → ``kind load
+   image-archive`` for each, before anything is installed; kind otherwise → a background ``Prepull``
+   into every node (``crictl pull`` through ``docker exec``), a few at a time, while the DAG runs.
+   Pre-pull failures are reported, never fatal: the kubelet pulls those images itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from platformctl import reporting
+from platformctl.usecases.prepull import DEFAULT_CONCURRENCY, Prepull, pull_order
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from platformctl.drivers.docker import EngineClient
+    from platformctl.drivers.kube.engine import Engine
+    from platformctl.plan.dag import Plan
+    from platformctl.plan.spec import PlatformSpec
+    from platformctl.reporting import Reporter
+    from platformctl.usecases.cluster import ClusterInfo
+    from platformctl.usecases.prepull_existing import ExistingPrepull
+    from platformctl.usecases.render import SourceOptions
+
+
+@dataclass
+class UpImages:
+    images: list[str]  # every image of the plan, in pull order
+    archives: list[tuple[str, Path]] = field(default_factory=list)  # verified bundle archives
+    prepull: bool = False
+    registry_cache: bool = False  # kind: start the pull-through caches and point the nodes at them
+
+
+def cache_enabled(spec: PlatformSpec) -> bool:
+    """``cluster.registry_cache``; null means on for kind (it only exists for kind clusters)."""
+    if spec.cluster.provider != "kind":
+        return False
+    return True if spec.cluster.registry_cache is None else spec.cluster.registry_cache
+
+
+def wants_prepull(spec: PlatformSpec, prepull: bool | None) -> bool:
+    """``--prepull/--no-prepull``; by default on for kind (platformctl owns the node), off otherwise."""
+    return spec.cluster.provider == "kind" if prepull is None else prepull
+
+
+def plan_images(
+    spec: PlatformSpec,
+    plan: Plan,
+    sources: SourceOptions,
+    *,
+    prepull: bool | None,
+    reporter: Reporter | None = None,
+) -> UpImages | None:
+    """The image list for ``up``. With bundled image archives every failure is raised (the install
+    depends on them); otherwise the list only feeds the optional pre-pull and cache, so a render
+    failure is logged and ``up`` goes on (the component that fails to render reports it properly)."""
+    from platformctl.errors import PlatformError
+    from platformctl.usecases.bundle_images import MANIFEST, archives_for
+    from platformctl.usecases.images import images_from_render
+    from platformctl.usecases.render import render
+
+    bundle = sources.manifests_dir
+    bundled = bundle is not None and (bundle / MANIFEST).is_file()
+    want = wants_prepull(spec, prepull)
+    cache = cache_enabled(spec)
+    if not bundled and not want and not cache:
+        return None
+    try:
+        report = images_from_render(render(spec, plan=plan, sources=sources).components)
+    except PlatformError as exc:
+        if bundled:
+            raise
+        reporting.log(reporter or reporting.NullReporter(), "images", f"pre-pull skipped: {exc.message}")
+        return None
+    ordered = [e.image for e in pull_order(report, plan.order)]
+    archives = archives_for(bundle, ordered) if bundle is not None and bundled else []
+    return UpImages(ordered, archives, prepull=want and not archives, registry_cache=cache and not archives)
+
+
+def start_images(
+    info: ClusterInfo,
+    images: UpImages,
+    *,
+    reporter: Reporter,
+    engine: Engine | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    timeout: float = 900,
+) -> Prepull | ExistingPrepull | None:
+    """Load bundled archives (blocking) or start the background pre-pull; None when nothing runs."""
+    from platformctl.usecases.bundle_images import load_archives
+    from platformctl.usecases.cluster import kind_cluster
+
+    if info.provider != "kind":
+        if images.archives:
+            reporting.log(
+                reporter,
+                "images",
+                "image archives are loaded into kind clusters only: push them to the registry this "
+                "cluster pulls from",
+            )
+        if images.prepull and engine is not None and images.images:
+            from platformctl.usecases.prepull_existing import ExistingPrepull
+
+            existing = ExistingPrepull(engine, images.images, timeout=timeout, reporter=reporter)
+            existing.start()
+            return existing
+        return None
+    kind = kind_cluster()
+    if images.archives:
+        load_archives(
+            images.archives, lambda path: kind.load_image_archive(info.name, path), reporter=reporter
+        )
+        return None
+    if not (images.prepull or images.registry_cache) or not images.images:
+        return None
+    from platformctl.drivers.docker import EngineClient
+    from platformctl.drivers.kind import pull_into_node
+    from platformctl.errors import PlatformError
+
+    try:
+        nodes = kind.nodes(info.name)
+    except PlatformError as exc:
+        reporting.log(reporter, "images", f"pre-pull skipped: {exc.message}")
+        return None
+    client = EngineClient()
+    if images.registry_cache:
+        start_cache(client, nodes, images.images, reporter=reporter)
+    if not images.prepull:
+        return None
+
+    def pull(image: str) -> int | None:
+        sizes = [pull_into_node(client, node, image) for node in nodes]
+        return sizes[0] if sizes else None
+
+    job = Prepull(images.images, pull, concurrency=concurrency, reporter=reporter)
+    job.start()
+    return job
+
+
+def start_cache(
+    client: EngineClient, nodes: Sequence[str], images: Sequence[str], *, reporter: Reporter
+) -> None:
+    """The registry caches for the registries of ``images``, and the nodes' hosts.toml pointing at
+    them. Never fatal: without a cache the nodes pull from the registries themselves."""
+    from platformctl.errors import PlatformError
+    from platformctl.usecases.images import registries
+    from platformctl.usecases.registry_cache import NETWORK, caches_for, configure_nodes, ensure_caches
+
+    step = "registry cache"
+    try:
+        # Only next to real kind nodes: they and kind's network exist as Docker objects.
+        if not client.network_exists(NETWORK) or not all(client.container_exists(n) for n in nodes):
+            reporting.log(
+                reporter, step, f"skipped: no Docker network {NETWORK!r} with the nodes {', '.join(nodes)}"
+            )
+            return
+        caches = caches_for(registries(images))
+        if ensure_caches(client, caches, reporter=reporter):
+            return
+        configure_nodes(client, nodes, caches)
+    except PlatformError as exc:
+        reporting.log(reporter, step, f"not used: {exc.message}; images are pulled from their registries")
