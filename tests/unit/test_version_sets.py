@@ -197,3 +197,28 @@ def test_versions_json_lists_sets_and_every_pinned_file(
 
 def test_default_spec_selects_nothing() -> None:
     assert PlatformSpec().versions is None
+
+
+def test_kubernetes_problem_names_the_range_and_its_source() -> None:
+    from types import SimpleNamespace
+
+    from platformctl.errors import UsageError
+    from platformctl.usecases.compatibility import check_cluster_version, kubernetes_problem
+
+    lock = load_lock()
+    bounded = [n for n, s in lock.sets.items() if s.kubernetes.min]
+    assert bounded, "no set with a Kubernetes minimum"
+    name = bounded[0]
+    rng = lock.sets[name].kubernetes
+    assert rng.min is not None
+    spec = PlatformSpec(versions=name)
+    assert kubernetes_problem(spec, rng.min, lock) is None
+    assert kubernetes_problem(spec, rng.version, lock) is None
+    problem = kubernetes_problem(spec, "v1.20.0", lock)
+    assert problem is not None
+    assert f"version set {name} supports >= {rng.min}" in problem and rng.source in problem
+    assert "v1.20.0" in problem
+    with pytest.raises(UsageError) as info:
+        check_cluster_version(SimpleNamespace(server_version={"gitVersion": "v1.20.0"}), spec, lock)  # type: ignore[arg-type]
+    assert info.value.exit_code == 2 and "\n" not in info.value.message
+    assert "platformctl versions" in (info.value.hint or "")
