@@ -20,9 +20,9 @@ if str(REPO) not in sys.path:  # run as a script: make `platformctl` and `tests`
     sys.path.insert(0, str(REPO))
 
 from platformctl.drivers.kube.engine import Engine  # noqa: E402
-from platformctl.plan.lock import load_lock  # noqa: E402
-from tests.engine.upstream import all_documents  # noqa: E402
+from tests.engine.upstream import all_documents, version_sets  # noqa: E402
 from tests.fakeapi import FakeApiServer  # noqa: E402
+from tests.support.upstream_sets import set_files  # noqa: E402
 
 
 def _round(
@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         "--upstream", default=default, help="upstream manifests dir (<component>/<version>/<file>)"
     )
     parser.add_argument(
-        "--set", dest="version_set", default=load_lock().default_set, help="version set (default: the lock's)"
+        "--set",
+        dest="version_set",
+        default=None,
+        help="version set of the dir's LOCK.yaml (default: the last)",
     )
     args = parser.parse_args(argv)
     upstream = Path(args.upstream)
@@ -69,9 +72,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    version_set = args.version_set or version_sets(upstream)[-1]
     t0 = time.perf_counter()
-    batches = [(step.component, docs) for step, docs in all_documents(upstream, args.version_set)]
-    total_bytes = sum(p.stat().st_size for p in upstream.rglob("*.yaml"))
+    batches = [(step.component, docs) for step, docs in all_documents(upstream, version_set)]
+    total_bytes = sum((upstream / f.path).stat().st_size for f in set_files(upstream, version_set))
+    print(f"version set {version_set}")
     print(
         f"parsed {sum(len(d) for _, d in batches)} documents ({total_bytes / 1e6:.1f} MB YAML) "
         f"in {time.perf_counter() - t0:.2f}s"

@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "doctor_cmd",
     "models_cmd",
     "smoke_cmd",
+    "apps_cmd",
     "images_cmd",
     "cache_cmd",
 )
@@ -85,7 +86,11 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     ),
     "smoke-test": LazyCommand(
         "smoke_cmd",
-        "Check the ingress, every Knative Service, the conference app's routes and the iris model.",
+        "Check the ingress, every Knative Service and app, the conference app's routes and the iris model.",
+    ),
+    "deploy-app": LazyCommand(
+        "apps_cmd",
+        "Run a container on Knative (+ Dapr): render, apply, wait for Ready, print the URL and requests.",
     ),
     "images": LazyCommand(
         "images_cmd",
@@ -100,6 +105,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "(`tools install`).",
     ),
     "models": LazyCommand("models_cmd", "InferenceServices on the cluster."),
+    "apps": LazyCommand("apps_cmd", "Apps deployed with deploy-app: list, describe, promote, delete, logs."),
     "cache": LazyCommand(
         "cache_cmd",
         "The pull-through registry caches kind clusters pull through: size, hits; prune or remove them.",

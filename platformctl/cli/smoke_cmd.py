@@ -61,6 +61,10 @@ def smoke_test(
         list[str] | None,
         typer.Option("--model-url", metavar="NAME=URL", help="InferenceService URL override (repeatable)."),
     ] = None,
+    path: Annotated[
+        list[str] | None,
+        typer.Option("--path", metavar="NAME=/PATH", help="What to request of a deploy-app app (default /)."),
+    ] = None,
     no_cluster: Annotated[
         bool,
         typer.Option(
@@ -81,7 +85,7 @@ def smoke_test(
     output_format: OutputOption = OutputFormat.table,
     set_: SetOption = None,
 ) -> None:
-    """Check the ingress, every Knative Service, the conference app's routes and the iris model."""
+    """Check the ingress, every Knative Service and app, the conference app's routes and the iris model."""
     from platformctl.drivers.http import parse_ingress
     from platformctl.errors import CheckFailed, UsageError
     from platformctl.usecases import smoke_test as st
@@ -90,6 +94,7 @@ def smoke_test(
     endpoint = parse_ingress(ingress) if ingress else st.default_ingress(spec)
     services = st.parse_url_overrides(url or [], "--url")
     models = st.parse_url_overrides(model_url or [], "--model-url")
+    app_paths = st.parse_app_paths(path or [])
     if retries < 0:
         raise UsageError(f"--retries: {retries} must be 0 or more")
     if timeout is not None and not timeout > 0:
@@ -110,6 +115,11 @@ def smoke_test(
 
         targets = st.discover(connect_engine(ctx, spec), spec)
     targets = st.merge_targets(targets, services, models)
+    unknown = sorted(set(app_paths) - set(targets.apps))
+    if unknown:
+        known = ", ".join(sorted(targets.apps)) or "none"
+        raise UsageError(f"--path: no app named {unknown[0]!r}; apps: {known}")
+    targets.app_paths.update(app_paths)
     checks = st.select(st.build_checks(targets), only or [])
     report = st.run_smoke_test(
         checks,

@@ -1,6 +1,7 @@
 """conference: the KubeCon China 2023 conference app (design.md §5) on Knative Serving + Dapr.
 
-Steps: Dapr Components/Subscription and flagd → wait for infra, flagd and the Dapr sidecar injector
+Steps: Dapr Components/Subscription (the demo's, and the platform's shared ``statestore``/``pubsub``
+building blocks for app teams) and flagd → wait for infra, flagd and the Dapr sidecar injector
 (a pod that asks for a sidecar before the injector serves starts without one: dapr#4270) → the four
 Knative Services → wait until each is Ready with a URL. A not-ready report names the revision and why.
 """
@@ -16,11 +17,13 @@ from platformctl.components.workloads import (
     APP_VERSION,
     FLAGD_IMAGE,
     KSVC_API,
+    PLATFORM_BLOCKS,
     PUBSUB_NAME,
     STATESTORE_NAME,
     TOPIC,
     Deadline,
     KubeObject,
+    building_block,
     ready_urls,
     wait_ksvcs,
     workloads_namespace,
@@ -108,8 +111,12 @@ class ConferenceComponent:
             "topic": TOPIC,
             "images": {"flagd": FLAGD_IMAGE},
         }
-        return render_template("conference/dapr.yaml.j2", values) + render_template(
-            "conference/flagd.yaml.j2", values
+        ns = workloads_namespace(ctx)
+        shared = [building_block(name, ctype, ns) for name, ctype in PLATFORM_BLOCKS.items()]
+        return (
+            render_template("conference/dapr.yaml.j2", values)
+            + shared
+            + render_template("conference/flagd.yaml.j2", values)
         )
 
     def render_services(self, ctx: RenderContext) -> list[KubeObject]:

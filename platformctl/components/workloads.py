@@ -42,6 +42,13 @@ FLAGD_IMAGE = "ghcr.io/open-feature/flagd:v0.5.3"
 TOPIC = "events-topic"
 PUBSUB_NAME = "conference-pubsub"
 STATESTORE_NAME = "agenda-service-statestore"
+# The platform's shared Dapr building blocks for app teams (`deploy-app --statestore statestore
+# --pubsub pubsub`), beside the demo's own STATESTORE_NAME and PUBSUB_NAME, and the component types
+# `deploy-app --component TYPE:NAME` may create: those whose backing service the platform runs
+# (templates/infra/redis.yaml.j2, kafka.yaml.j2).
+PLATFORM_BLOCKS: dict[str, str] = {"statestore": "state.redis", "pubsub": "pubsub.kafka"}
+BUILDING_BLOCK_TYPES: dict[str, str] = {"state.redis": "Redis", "pubsub.kafka": "Kafka"}
+BUILDING_BLOCK_TEMPLATE = "apps/dapr-component.yaml.j2"
 # Infra workloads the app needs ready before its Knative Services are created.
 INFRA_STATEFULSETS: tuple[str, ...] = ("redis", "postgresql", "kafka")
 KAFKA_TOPIC_JOB = "kafka-create-topics"
@@ -50,6 +57,26 @@ SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-no
 
 KSVC_API = "serving.knative.dev/v1"
 ISVC_API = "serving.kserve.io/v1beta1"
+
+
+def building_block(name: str, ctype: str, namespace: str, created_by: str | None = None) -> KubeObject:
+    """A Dapr Component of ``ctype`` on the platform's Redis/Kafka in ``namespace`` (no scopes: the
+    apps that bind it set them)."""
+    from platformctl.drivers.templates import render_template
+
+    if ctype not in BUILDING_BLOCK_TYPES:
+        raise ValueError(f"no backing service for Dapr component type {ctype!r}")
+    (doc,) = render_template(
+        BUILDING_BLOCK_TEMPLATE,
+        {
+            "name": name,
+            "namespace": namespace,
+            "type": ctype,
+            "infra_namespace": namespace,
+            "created_by": created_by,
+        },
+    )
+    return doc
 
 
 def workloads_namespace(ctx: RenderContext) -> str:

@@ -250,3 +250,12 @@ def httpie_command(method: str, url: str, *, body: str | None = None, ingress: E
     if body is not None:
         cmd = f"echo '{body}' | {cmd}"
     return cmd
+
+
+def curl_host_header_command(url: str, *, ingress: Endpoint | None = None) -> str:
+    """The Host-header form of a GET: dial the IP the name embeds (or the ingress) and send the real
+    name as ``Host``; for networks whose DNS blocks magic-DNS answers (knative/docs#4102)."""
+    parts = urlsplit(url)
+    target = connect_endpoint(url, ingress)
+    wire = urlunsplit((parts.scheme, target.authority(), parts.path or "/", parts.query, ""))
+    return f"curl -sS -H 'Host: {parts.netloc}' {wire}"

@@ -268,6 +268,17 @@ class KindCluster:
                 f"kind could not load {archive.name} into cluster {name!r}", details=_lines(res.stderr)
             )
 
+    def load_docker_image(self, name: str, image: str, *, timeout: float = 600) -> None:
+        """``kind load docker-image IMAGE --name NAME``: copy a local image onto the cluster's nodes, so
+        pods can run it without a registry (kind v0.30.0 CLI)."""
+        res = self._run(["load", "docker-image", image, "--name", name], timeout=timeout)
+        if res.returncode != 0:
+            raise ClusterError(
+                f"kind could not load image {image} into cluster {name!r} (exit {res.returncode})",
+                details=_lines(res.stderr),
+                hint=f"check `kind get clusters` lists {name} and `docker image inspect {image}` works",
+            )
+
     def kubeconfig(self, name: str) -> str:
         res = self._run(["get", "kubeconfig", "--name", name])
         if res.returncode != 0:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from platformctl.plan.spec import PlatformSpec
 
 KSVC_API = "serving.knative.dev/v1"
+APP_KIND_LABEL = "platformctl.io/kind"  # deploy-app's label on its Knative Services (value "app")
 # The conference app's Knative Services (design §5) and the iris model (design §6): used when there is
 # no cluster to discover them from.
 CONFERENCE_SERVICES: tuple[str, ...] = ("frontend", "agenda-service", "c4p-service", "notifications-service")
@@ -113,6 +114,11 @@ class Targets:
     models: dict[str, str] = field(default_factory=dict)  # InferenceService name → URL
     protocols: dict[str, str] = field(default_factory=dict)  # InferenceService name → v1|v2
     c4p_pods_before: int | None = None  # None: unknown (no cluster)
+    # Apps deployed with deploy-app (labelled platformctl.io/kind=app): name → URL, pods before the
+    # check (0: scaled to zero, the check measures a cold start), and the path to request.
+    apps: dict[str, str] = field(default_factory=dict)
+    app_pods_before: dict[str, int] = field(default_factory=dict)
+    app_paths: dict[str, str] = field(default_factory=dict)
     domain: str | None = None
     source: str = "spec"
 
@@ -156,8 +162,9 @@ def discover(engine: Engine, spec: PlatformSpec) -> Targets:
     t = Targets(domain=spec.domain, source=f"cluster {engine.context_name}")
     for ksvc in engine.list(KSVC_API, "Service", namespace=ns):
         url = (ksvc.get("status") or {}).get("url")
-        if url:
+        if url and not _is_app(ksvc):
             t.services[str(ksvc["metadata"]["name"])] = str(url).rstrip("/")
+    discover_apps(engine, t)
     for isvc in engine.list(ISVC_API, ISVC_KIND, namespace=mns):
         url = (isvc.get("status") or {}).get("url")
         if url:
@@ -171,6 +178,41 @@ def discover(engine: Engine, spec: PlatformSpec) -> Targets:
     return t
 
 
+def _is_app(ksvc: dict[str, Any]) -> bool:
+    labels = (ksvc.get("metadata") or {}).get("labels") or {}
+    return labels.get(APP_KIND_LABEL) == "app"
+
+
+def discover_apps(engine: Engine, t: Targets) -> None:
+    """deploy-app's apps in every namespace, with their pods (0: the check measures a cold start).
+    Keyed by NAME, or NAMESPACE/NAME when the same name exists in several namespaces."""
+    apps = engine.list(KSVC_API, "Service", label_selector=f"{APP_KIND_LABEL}=app")
+    names = [str(a["metadata"]["name"]) for a in apps]
+    for app in apps:
+        meta = app["metadata"]
+        url = (app.get("status") or {}).get("url")
+        if not url:
+            continue
+        name, ns = str(meta["name"]), str(meta.get("namespace"))
+        key = name if names.count(name) == 1 else f"{ns}/{name}"
+        t.apps[key] = str(url).rstrip("/")
+        pods = engine.list("v1", "Pod", namespace=ns, label_selector=f"serving.knative.dev/service={name}")
+        t.app_pods_before[key] = sum(
+            1 for p in pods if (p.get("status") or {}).get("phase") in ("Running", "Pending")
+        )
+
+
+def parse_app_paths(items: Sequence[str]) -> dict[str, str]:
+    """--path NAME=/PATH: what to request of an app (default /)."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path.startswith("/") or any(c.isspace() for c in path):
+            raise UsageError(f"--path: {item!r} is not NAME=/PATH (e.g. hello=/healthz)")
+        out[name] = path
+    return out
+
+
 # --- validators -------------------------------------------------------------------------------------
 def _status(expected: int = 200) -> Validator:
     def check(r: HttpResult) -> str | None:
@@ -181,6 +223,13 @@ def _status(expected: int = 200) -> Validator:
 
 def _any_response(r: HttpResult) -> str | None:
     return None if r.status is not None else "no HTTP response"
+
+
+def _below_500(r: HttpResult) -> str | None:
+    """An app answered: any status below 500 counts (its own 404 still proves it runs)."""
+    if r.status is None:
+        return "no HTTP response"
+    return None if r.status < 500 else f"HTTP {r.status}: {r.text[:200]}"
 
 
 def _json_ok(r: HttpResult) -> str | None:
@@ -233,6 +282,7 @@ def build_checks(t: Targets) -> list[Check]:
         t.services.get(FRONTEND)
         or next(iter(t.services.values()), None)
         or next(iter(t.models.values()), None)
+        or next(iter(t.apps.values()), None)
     )
     if probe is not None:
         checks.append(Check("ingress", "ingress", "GET", probe + "/", _any_response))
@@ -249,6 +299,11 @@ def build_checks(t: Targets) -> list[Check]:
         elif t.c4p_pods_before:
             note = f"c4p-service was already running ({t.c4p_pods_before} pods): not a cold start"
         checks.append(Check("c4p:proposals", "c4p", "GET", f"{fe}/api/c4p/proposals/", _json_ok, note=note))
+    for name, url in sorted(t.apps.items()):
+        pods = t.app_pods_before.get(name)
+        note = "cold start: scaled to zero before the check" if pods == 0 else ""
+        path = t.app_paths.get(name, "/")
+        checks.append(Check(f"app:{name}", "apps", "GET", f"{url}{path}", _below_500, note=note))
     for name, url in sorted(t.models.items()):
         if t.protocols.get(name, "v1") == "v2":
             ready_url = f"{url}/v2/models/{name}/ready"
@@ -364,7 +419,7 @@ def run_smoke_test(
     if not checks:
         raise CheckFailed(
             f"smoke-test: nothing to check: no Knative Services or InferenceServices ({discovered_from})",
-            hint="run `platformctl up` first, or pass --url NAME=URL / --model-url NAME=URL",
+            hint="run `platformctl up` (or deploy-app) first, or pass --url NAME=URL / --model-url NAME=URL",
         )
     rep = reporter or NullReporter()
     started = time.monotonic()

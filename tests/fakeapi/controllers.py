@@ -137,6 +137,28 @@ def _track_rollout(pred: dict[str, Any], rev: str) -> None:
                 pred["latestRolledoutRevision"] = pred["previousRolledoutRevision"]
 
 
+def _ksvc_traffic(ksvc: dict[str, Any], latest_ready: str, domain: str) -> list[dict[str, Any]]:
+    """status.traffic from spec.traffic as Knative's route reconciler resolves it: ``latestRevision:
+    true`` targets the latest ready revision, a tag gets its own URL (config-network tag-template
+    ``{{.Tag}}-{{.Name}}`` under domain-template ``{{.Name}}.{{.Namespace}}.{{.Domain}}``, knative/serving
+    config/core/configmaps/network.yaml). No spec.traffic means 100% to the latest revision."""
+    meta = ksvc["metadata"]
+    spec_traffic = (ksvc.get("spec") or {}).get("traffic") or [{"latestRevision": True, "percent": 100}]
+    out: list[dict[str, Any]] = []
+    for entry in spec_traffic:
+        latest = bool(entry.get("latestRevision", not entry.get("revisionName")))
+        target: dict[str, Any] = {
+            "revisionName": latest_ready if latest else entry.get("revisionName"),
+            "latestRevision": latest,
+            "percent": int(entry.get("percent") or 0),
+        }
+        if entry.get("tag"):
+            target["tag"] = entry["tag"]
+            target["url"] = f"http://{entry['tag']}-{meta['name']}.{meta['namespace']}.{domain}"
+        out.append(target)
+    return out
+
+
 class Controllers:
     def __init__(
         self, store: Store, registry: Registry, latency: dict[str, float] | None, enabled: bool
@@ -157,7 +179,7 @@ class Controllers:
         self._cluster_ip = itertools.count(10)
         self._node_port = itertools.count(30000)
         self._thread: threading.Thread | None = None
-        # InferenceService uid -> (hash of the predictor template, Knative revision number)
+        # InferenceService / Knative Service uid -> (hash of the revision template, revision number)
         self._revisions: dict[str, tuple[str, int]] = {}
         store.listeners.append(self._on_change)
 
@@ -772,12 +794,109 @@ class Controllers:
             self._revisions[uid] = (digest, number)
         return number
 
+    def _ksvc_revision(self, ksvc: dict[str, Any], failure: NeverReady | None) -> str:
+        """Knative's Configuration makes a new Revision (``<name>-00001``, ``-00002``, …) exactly when
+        spec.template changes; ``traffic`` only routes, so changing it alone keeps the revision. When
+        the Revision CRD is installed the Revision is created too (labels as Knative sets them,
+        owned by the Service), with a Deployment ``<revision>-deployment`` whose pods carry the
+        ``serving.knative.dev/revision`` label (what ``kubectl logs -l`` selects on)."""
+        meta = ksvc["metadata"]
+        template = (ksvc.get("spec") or {}).get("template") or {}
+        digest = _short_hash(json.dumps(template, sort_keys=True), n=16)
+        seen, number = self._revisions.get(meta["uid"], ("", 0))
+        if seen != digest:
+            number += 1
+            self._revisions[meta["uid"]] = (digest, number)
+        rev = str((template.get("metadata") or {}).get("name") or f"{meta['name']}-{number:05d}")
+        rev_rt = self.registry.by_key(("serving.knative.dev", "revisions"))
+        if rev_rt is not None and self.store.get(rev_rt, meta["namespace"], rev) is None:
+            self._create_revision(rev_rt, ksvc, rev, number, template, failure)
+        return rev
+
+    def _create_revision(
+        self,
+        rev_rt: ResourceType,
+        ksvc: dict[str, Any],
+        rev: str,
+        number: int,
+        template: dict[str, Any],
+        failure: NeverReady | None,
+    ) -> None:
+        meta = ksvc["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        labels = {
+            **((template.get("metadata") or {}).get("labels") or {}),
+            "serving.knative.dev/service": name,
+            "serving.knative.dev/configuration": name,
+            "serving.knative.dev/configurationGeneration": str(number),
+        }
+        owner = {
+            "apiVersion": ksvc.get("apiVersion", "serving.knative.dev/v1"),
+            "kind": "Service",
+            "name": name,
+            "uid": meta["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+        status: dict[str, Any] = {"observedGeneration": 1}
+        for c in ("ResourcesAvailable", "ContainerHealthy", "Ready"):
+            set_condition(
+                status,
+                c,
+                "False" if failure else "True",
+                failure.reason if failure else "",
+                (failure.message or "") if failure else "",
+            )
+        revision = {
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Revision",
+            "metadata": {
+                "name": rev,
+                "namespace": ns,
+                "labels": labels,
+                "annotations": dict((template.get("metadata") or {}).get("annotations") or {}),
+                "ownerReferences": [owner],
+            },
+            "spec": clone(template.get("spec") or {}),
+            "status": status,
+        }
+        created = self.store.create(rev_rt, revision)
+        pod_labels = {**labels, "serving.knative.dev/revision": rev}
+        deployment = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": f"{rev}-deployment",
+                "namespace": ns,
+                "labels": pod_labels,
+                "ownerReferences": [
+                    {
+                        "apiVersion": "serving.knative.dev/v1",
+                        "kind": "Revision",
+                        "name": rev,
+                        "uid": created["metadata"]["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            "spec": {
+                "replicas": 1,  # Knative's initial-scale default (config-autoscaler) is 1
+                "selector": {"matchLabels": {"serving.knative.dev/revision": rev}},
+                "template": {"metadata": {"labels": pod_labels}, "spec": clone(template.get("spec") or {})},
+            },
+        }
+        if failure is not None:
+            self.never[("Deployment", ns, f"{rev}-deployment")] = failure
+        self.store.create(self._rt("apps", "deployments"), deployment)
+
     def _ready_kind(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
         ns, name = meta.get("namespace", ""), meta["name"]
         failure = self.never.get((rt.kind, ns, name))
         domain = self.domain()
         gen = meta.get("generation", 1)
+        ksvc_rev = self._ksvc_revision(obj, failure) if rt.kind == "Service" else ""
 
         def fn(o: dict[str, Any]) -> None:
             st: dict[str, Any] = o.setdefault("status", {})
@@ -786,13 +905,13 @@ class Controllers:
             reason = failure.reason if failure else ""
             message = (failure.message or "") if failure else ""
             if rt.kind == "Service":  # Knative Service
-                rev = f"{name}-{gen:05d}"
                 st["url"] = f"http://{name}.{ns}.{domain}"
                 st["address"] = {"url": f"http://{name}.{ns}.svc.cluster.local"}
-                st["latestCreatedRevisionName"] = rev
+                st["latestCreatedRevisionName"] = ksvc_rev
                 if not failure:
-                    st["latestReadyRevisionName"] = rev
-                    st["traffic"] = [{"revisionName": rev, "latestRevision": True, "percent": 100}]
+                    st["latestReadyRevisionName"] = ksvc_rev
+                if st.get("latestReadyRevisionName"):
+                    st["traffic"] = _ksvc_traffic(o, st["latestReadyRevisionName"], domain)
                 for c in ("ConfigurationsReady", "RoutesReady"):
                     set_condition(st, c, ok, reason, message)
             elif rt.kind == "InferenceService":
