@@ -65,7 +65,7 @@ class _Model(BaseModel):
 class ClusterSpec(_Model):
     provider: Literal["kind", "existing"] = "kind"
     name: DnsLabel = "platform"
-    # None: the node image pinned by digest in manifests/lock.yaml.
+    # None: the node image the selected version set pins by digest in manifests/lock.yaml.
     node_image: str | None = None
     listen_address: IPAddress = "127.0.0.1"
     http_port: Port = 80
@@ -86,7 +86,7 @@ class ClusterSpec(_Model):
 
 class ComponentSpec(_Model):
     enabled: bool = True
-    # None: the lock's default version. Must be a version the lock pins.
+    # None: the version the selected set (``versions:``) names. Must be a version the lock pins.
     version: str | None = None
 
 
@@ -115,6 +115,8 @@ class PlatformSpec(_Model):
     components: dict[str, ComponentSpec] = Field(default_factory=_default_components)
     timeouts: TimeoutsSpec = TimeoutsSpec()
     workloads: WorkloadsSpec = WorkloadsSpec()
+    # A version set of the lock (manifests/lock.yaml ``sets``); None: the lock's default set.
+    versions: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> PlatformSpec:
