@@ -114,8 +114,9 @@ def test_cluster_checks_on_a_healthy_fake(fake_api: FakeApiServer) -> None:
     fake_api.version_info.update(gitVersion="v1.35.0", minor="35")
     assert preflight.check_version(engine_of(fake_api), EXISTING, lock).verdict == "ok"  # no max known
     old_set = EXISTING.model_copy(update={"versions": "kserve-0.16"})
-    newer = preflight.check_version(engine_of(fake_api), old_set, lock)  # kserve-0.16: max v1.33
-    assert newer.verdict == "warn" and "newer" in newer.detail and "kserve-0.16" in newer.detail
+    fake_api.version_info.update(gitVersion="v1.28.2", minor="28")
+    older = preflight.check_version(engine_of(fake_api), old_set, lock)  # kserve-0.16: >= v1.29.0
+    assert older.verdict == "fail" and "kserve-0.16" in older.detail and "v1.29.0" in older.detail
 
 
 def test_no_storage_class_is_fine_when_nothing_needs_pvcs(fake_api: FakeApiServer) -> None:
@@ -163,7 +164,10 @@ def test_missing_sources_listed_in_one_message_before_any_download(
         up(EXISTING, opts(fake_api, nothing))
     msg = err.value.message
     assert msg.startswith("preflight: offline:") and "github.com" in msg
-    for needed in ("kserve/v0.16.0/kserve.yaml", "istio/1.27.1/crd-all.gen.yaml", "chart dapr-1.15.14.tgz"):
+    lock = load_lock()
+    kserve_file = lock.selected(EXISTING, "kserve")[1].files[0].path
+    dapr_version = lock.selected(EXISTING, "dapr")[0]
+    for needed in (kserve_file, "istio/1.27.1/crd-all.gen.yaml", f"chart dapr-{dapr_version}.tgz"):
         assert needed in msg
     assert "platformctl bundle" in (err.value.hint or "")
     # each host asked once; nothing was downloaded

@@ -13,7 +13,7 @@ import pytest
 
 from platformctl.drivers.kube.engine import Engine
 from platformctl.drivers.kube.labels import COMPONENT_KEY, MANAGED_BY, MANAGED_BY_KEY
-from platformctl.errors import UsageError
+from platformctl.errors import CheckFailed, UsageError
 from platformctl.plan.lock import k8s_tuple, load_lock
 from platformctl.plan.spec import PlatformSpec
 from platformctl.reporting import NullReporter
@@ -135,8 +135,12 @@ def test_upgrade_prunes_exactly_what_the_new_render_lacks_and_keeps_user_objects
     new_min = LOCK.sets[NEW].kubernetes.min
     if new_min and k8s_tuple(LOCK.sets[OLD].kubernetes.version) < k8s_tuple(new_min):
         rv = fake_api.resource_version
-        with pytest.raises(UsageError, match=f"supports >= {new_min}") as info:
+        # preflight refuses first (exit 1); with --skip-preflight, up's own check (exit 2)
+        with pytest.raises(CheckFailed, match=f"supports >= {new_min}") as failed:
             run_up(fake_api, NEW, sources)
+        assert failed.value.exit_code == 1 and LOCK.sets[NEW].kubernetes.source in failed.value.message
+        with pytest.raises(UsageError, match=f"supports >= {new_min}") as info:
+            run_up(fake_api, NEW, sources, skip_preflight=True)
         assert info.value.exit_code == 2 and LOCK.sets[NEW].kubernetes.source in info.value.message
         assert fake_api.resource_version == rv
     fake_api.set_server_version(LOCK.sets[NEW].kubernetes.version)  # the cluster was upgraded
@@ -250,7 +254,9 @@ def test_each_set_installs_reapplies_without_writes_and_goes_down(
     assert again.changed == 0 and again.pruned == 0
     fake_api.wait_idle()
     assert fake_api.resource_version == rv
-    assert [(m, p) for m, p in fake_api.requests if m in ("PATCH", "PUT", "POST", "DELETE")] == []
+    # (a SelfSubjectAccessReview is a POST that changes nothing: preflight's permission check)
+    writes = [(m, p) for m, p in fake_api.requests if m in ("PATCH", "PUT", "POST", "DELETE")]
+    assert [(m, p) for m, p in writes if not p.endswith("/selfsubjectaccessreviews")] == []
     res = down(
         spec(set_name),
         confirmed=True,
