@@ -59,7 +59,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     ),
     "versions": LazyCommand(
         "versions_cmd",
-        "Show pinned versions: kind, node image, Kubernetes, tools, charts, every pinned file (URL, sha256).",
+        "Show the version sets side by side, then the selected set's pins and every file (URL, sha256).",
     ),
     "up": LazyCommand(
         "platform_cmd",

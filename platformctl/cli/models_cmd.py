@@ -55,7 +55,7 @@ def runtime_table(spec: PlatformSpec, manifests_dir: Path | None, engine: Engine
     resolver = SourceResolver(
         load_lock(), manifests_dir=manifests_dir, cache_dir=Path(cache) if cache else None
     )
-    return pinned_table(resolver, spec.components["kserve"].version)
+    return pinned_table(resolver, resolver.lock.selected(spec, "kserve")[0])
 
 
 def _print_changes(result: DeployModelResult) -> None:

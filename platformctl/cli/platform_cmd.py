@@ -195,8 +195,10 @@ def up(
         print_failures(console, result.run)
         _raise_summary(result.run)
     if result.mode == "server-dry-run":
+        pruned = f" ({result.pruned} pruned: no longer rendered)" if result.pruned else ""
         output.info(
-            f"server dry-run on {result.context}: {result.changed} objects would change; nothing was changed"
+            f"server dry-run on {result.context}: {result.changed} objects would change{pruned}; "
+            "nothing was changed"
         )
     elif result.changed == 0:
         output.info(f"platform up to date on {result.context} in {result.run.wall:.1f}s (nothing changed)")

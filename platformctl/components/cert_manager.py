@@ -1,8 +1,12 @@
-"""cert-manager v1.16.1 from its pinned release manifest (cert-manager.yaml, sha256 in manifests/lock.yaml).
+"""cert-manager (v1.16.1 or v1.18.0, per the version set) from its pinned release manifest
+(cert-manager.yaml, sha256 in manifests/lock.yaml).
 
-Ready: Deployments cert-manager, cert-manager-cainjector, cert-manager-webhook rolled out (names from
-cert-manager.yaml v1.16.1) and Service cert-manager-webhook with ready endpoints: KServe's Issuer and
-Certificate objects are admitted by that webhook (kserve#1635).
+v1.18.0 splits the challenges ClusterRole into dns01/http01 ones (the old
+``cert-manager-controller-challenges`` role and binding are pruned on upgrade) and rotates private keys
+by default; KServe's Certificates need nothing else. Ready: Deployments cert-manager,
+cert-manager-cainjector, cert-manager-webhook rolled out (same names in both releases) and Service
+cert-manager-webhook with ready endpoints: KServe's Issuer and Certificate objects are admitted by that
+webhook (kserve#1635).
 """
 
 from __future__ import annotations

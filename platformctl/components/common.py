@@ -21,13 +21,13 @@ _HELM_LOCK = threading.Lock()
 
 
 def pinned_version(ctx: RenderContext, component: str) -> str:
-    version, _ = ctx.lock.release(component, ctx.spec.components[component].version)
+    version, _ = ctx.lock.selected(ctx.spec, component)
     return version
 
 
 def pinned_documents(ctx: RenderContext, component: str, filename: str) -> list[KubeObject]:
     """The parsed documents of one pinned (sha256-verified) file of ``component``'s release."""
-    _, release = ctx.lock.release(component, ctx.spec.components[component].version)
+    _, release = ctx.lock.selected(ctx.spec, component)
     try:
         pinned = release.file(filename)
     except KeyError:
@@ -40,7 +40,7 @@ def pinned_documents(ctx: RenderContext, component: str, filename: str) -> list[
 
 def pinned_role_documents(ctx: RenderContext, component: str, role: str) -> list[KubeObject]:
     """Documents of every pinned file of ``component`` with the given ``role`` (lock order)."""
-    _, release = ctx.lock.release(component, ctx.spec.components[component].version)
+    _, release = ctx.lock.selected(ctx.spec, component)
     out: list[KubeObject] = []
     for pinned in release.files:
         if pinned.role == role:
@@ -52,7 +52,7 @@ def render_helm(
     ctx: RenderContext, component: str, chart: str, release: str, namespace: str, values: dict[str, Any]
 ) -> list[KubeObject]:
     """Render ``chart`` at the repo/version the lock pins for ``component``."""
-    _, rel = ctx.lock.release(component, ctx.spec.components[component].version)
+    _, rel = ctx.lock.selected(ctx.spec, component)
     if rel.charts is None or chart not in rel.charts.names:
         raise SourceError(f"manifests/lock.yaml: {component} pins no Helm chart named {chart!r}")
     if ctx.helm_render is None:
@@ -132,6 +132,17 @@ CLUSTER_SCOPED = (
     "ClusterServingRuntime",
     "ClusterStorageContainer",
 )
+
+
+def drop_cluster_scoped_namespace(objects: Iterable[KubeObject]) -> None:
+    """Remove ``metadata.namespace`` from objects of cluster-scoped kinds (CLUSTER_SCOPED).
+
+    Upstream manifests sometimes carry one (KServe v0.20.0's ClusterStorageContainer ``default``); the
+    apiserver ignores it, but an object key with a namespace would never match what the server returns."""
+    for obj in objects:
+        md = obj.get("metadata")
+        if obj.get("kind") in CLUSTER_SCOPED and isinstance(md, dict):
+            md.pop("namespace", None)
 
 
 def drop_webhook_fields(objects: Iterable[KubeObject], kind: str, name: str, fields: Sequence[str]) -> None:

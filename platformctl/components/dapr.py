@@ -1,7 +1,18 @@
-"""Dapr 1.15.14: pinned CRD files + the dapr chart (https://dapr.github.io/helm-charts/) in dapr-system.
+"""Dapr (1.15.14 or 1.18.3, per the version set): pinned CRD files + the dapr chart
+(https://dapr.github.io/helm-charts/) in dapr-system.
 
-CRDs come from the sha256-pinned files of charts/dapr/crds (manifests/lock.yaml); the chart's own crds/
-copies are deduped away. Default chart values: none are overridden.
+CRDs come from the sha256-pinned files of charts/dapr/crds (manifests/lock.yaml: 5 in 1.15.14, 7 in
+1.18.3 which adds mcpservers and workflowaccesspolicies); the chart's own crds/ copies are deduped away.
+
+One chart value is set: ``dapr_scheduler.cluster.storageSize: 1Gi``. dapr/dapr@v1.18.3
+charts/dapr/charts/dapr_scheduler/values.yaml raised the default from 1Gi (1.15.14) to 16Gi and its
+``dapr_scheduler.storageSize`` helper keeps an existing StatefulSet's size through ``lookup`` — which
+returns nothing under ``helm template``, so the render would ask for 16Gi and the apply would change
+``volumeClaimTemplates``, an immutable StatefulSet field, on a cluster upgraded from 1.15. 1Gi (the 1.15
+default) keeps upgrades possible and suits a laptop. Sidecar injection: the injector values add
+``nativeSidecar: false`` (default unchanged) and slower liveness probes (initialDelaySeconds 180); the
+injection contract (annotations, webhook Service dapr-sidecar-injector) is unchanged, so apps keep
+waiting for the injector's endpoints.
 
 Workload names from dapr/dapr charts/dapr/charts/*: Deployments dapr-operator, dapr-sentry,
 dapr-sidecar-injector; StatefulSets dapr-placement-server (dapr_placement_statefulset.yaml) and, when the
@@ -37,8 +48,12 @@ WORKLOADS: tuple[tuple[str, str], ...] = (
 SCHEDULER = ("StatefulSet", "dapr-scheduler-server")
 
 
+# dapr/dapr charts/dapr/charts/dapr_scheduler/values.yaml ``cluster.storageSize`` (1.15.14: 1Gi).
+SCHEDULER_STORAGE = "1Gi"
+
+
 def chart_values() -> dict[str, Any]:
-    return {}
+    return {"dapr_scheduler": {"cluster": {"storageSize": SCHEDULER_STORAGE}}}
 
 
 def _conversion_namespace(crds: list[KubeObject]) -> list[KubeObject]:

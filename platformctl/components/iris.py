@@ -39,7 +39,7 @@ class IrisComponent:
     namespaces: tuple[str, ...] = ()
 
     def version(self, ctx: RenderContext) -> str:
-        version, _ = ctx.lock.release("kserve", ctx.spec.components["kserve"].version)
+        version, _ = ctx.lock.selected(ctx.spec, "kserve")
         return f"{NAME} (kserve {version})"
 
     def render(self, ctx: RenderContext) -> list[KubeObject]:

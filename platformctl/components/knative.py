@@ -1,4 +1,5 @@
-"""Knative Serving 1.15.2 with net-istio 1.15.1, from the pinned release files (manifests/lock.yaml).
+"""Knative Serving with net-istio (1.15.2/1.15.1 or 1.21.1/1.21.1, per the version set), from the pinned
+release files (manifests/lock.yaml). Both releases have the same Deployments, Services and ConfigMaps.
 
 Order: serving-crds.yaml → serving-core.yaml (with our config keys) → core ready → net-istio.yaml (it
 puts objects into istio-system, so it depends on istio) → net-istio ready → post-install jobs
@@ -8,10 +9,17 @@ serving-hpa.yaml is not applied: it only adds the HPA autoscaler class (``autosc
 default KPA class is what the conference app and KServe Serverless use, and skipping it saves a
 Deployment on a laptop. (Users wanting class hpa.autoscaling.knative.dev can apply it themselves.)
 
-Config keys (all present in serving-core.yaml 1.15.2's ConfigMaps): config-domain ``{<domain>: ""}``;
+Config keys (all present in the ``_example`` of serving-core.yaml 1.15.2's and 1.21.1's ConfigMaps):
+config-domain ``{<domain>: ""}``;
 config-features ``kubernetes.podspec-fieldref: enabled`` and ``tag-header-based-routing: enabled``;
 config-network ``ingress-class: istio.ingress.networking.knative.dev``. They are merged into the upstream
-ConfigMaps (``_example`` kept) so one apply owns each ConfigMap.
+ConfigMaps (``_example`` kept) so one apply owns each ConfigMap. config-observability is left at its
+defaults: 1.21 renamed its keys to OpenTelemetry-style ones (``metrics-protocol``, ``tracing-endpoint``,
+... instead of ``metrics.backend-destination``), and we set none of either.
+
+Knative 1.21's webhook refuses Kubernetes older than v1.33.0 (knative.dev/pkg version.go
+``defaultMinimumVersion``); the version set's ``kubernetes.min`` carries that, and ``up`` checks an
+existing cluster against it before applying anything.
 
 Knative's webhook reconciles the ``rules`` of its defaulting and validation webhook configurations at
 startup (knative.dev/pkg webhook/resourcesemantics/{defaulting,validation}: ``Rules = rules`` built from
@@ -30,7 +38,7 @@ if TYPE_CHECKING:
 
 NAME = "knative-serving"
 NAMESPACE = "knative-serving"
-# Deployments in serving-core.yaml / net-istio.yaml 1.15.x.
+# Deployments in serving-core.yaml / net-istio.yaml 1.15.x and 1.21.x.
 CORE_DEPLOYMENTS = ("controller", "activator", "autoscaler", "webhook")
 NET_ISTIO_DEPLOYMENTS = ("net-istio-controller", "net-istio-webhook")
 INGRESS_CLASS = "istio.ingress.networking.knative.dev"

@@ -75,6 +75,8 @@ def local_chart(chart_dir: Path, chart: str, version: str) -> Path:
     """The chart inside ``chart_dir`` for ``chart``: an unpacked directory or a packaged .tgz."""
     unpacked = chart_dir / chart
     packed = chart_dir / f"{chart}-{version}.tgz"
+    if packed.is_file():  # the archive named for the pinned version wins over another version unpacked
+        return packed
     if (unpacked / "Chart.yaml").is_file():
         with (unpacked / "Chart.yaml").open(encoding="utf-8") as fh:
             meta = yaml.safe_load(fh) or {}
@@ -85,8 +87,6 @@ def local_chart(chart_dir: Path, chart: str, version: str) -> Path:
                 f"{chart} {version}: replace it with `helm pull {chart} --version {version} --untar`"
             )
         return unpacked
-    if packed.is_file():
-        return packed
     raise SourceError(
         f"--charts-dir: chart {chart!r} not found in {chart_dir} (expected {unpacked}/Chart.yaml or "
         f"{packed.name}): `helm pull <repo>/{chart} --version {version}` into that directory"

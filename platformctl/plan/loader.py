@@ -507,6 +507,13 @@ def _validate(layers: _Layers) -> PlatformSpec:
 
 
 def _check_versions(spec: PlatformSpec, layers: _Layers, lock: VersionLock) -> None:
+    if spec.versions is not None and spec.versions not in lock.sets:
+        src = layers.source_for_error(("versions",))
+        raise ConfigError(
+            f"{src}: versions: {short(spec.versions)}: not a version set of the lock; "
+            f"sets: {', '.join(sorted(lock.sets))} (default {lock.default_set})"
+        )
+    set_name, vset = lock.version_set(spec.versions)
     for name in COMPONENTS:
         version = spec.components[name].version
         if version is None:
@@ -521,7 +528,7 @@ def _check_versions(spec: PlatformSpec, layers: _Layers, lock: VersionLock) -> N
         if version not in comp.versions:
             raise ConfigError(
                 f"{src}: components.{name}.version: {short(version)}: not in the version lock; "
-                f"pinned: {', '.join(sorted(comp.versions))} (default {comp.default})"
+                f"pinned: {', '.join(sorted(comp.versions))} (set {set_name} uses {vset.components[name]})"
             )
 
 

@@ -66,7 +66,7 @@ class ClusterSpec(_Model):
     # One module per provider in platformctl/providers/ (a test keeps this list and the registry equal).
     provider: Literal["kind", "existing", "minikube"] = "kind"
     name: DnsLabel = "platform"
-    # None: the node image pinned by digest in manifests/lock.yaml.
+    # None: the node image the selected version set pins by digest in manifests/lock.yaml.
     node_image: str | None = None
     listen_address: IPAddress = "127.0.0.1"
     http_port: Port = 80
@@ -90,7 +90,7 @@ class ClusterSpec(_Model):
 
 class ComponentSpec(_Model):
     enabled: bool = True
-    # None: the lock's default version. Must be a version the lock pins.
+    # None: the version the selected set (``versions:``) names. Must be a version the lock pins.
     version: str | None = None
 
 
@@ -119,6 +119,8 @@ class PlatformSpec(_Model):
     components: dict[str, ComponentSpec] = Field(default_factory=_default_components)
     timeouts: TimeoutsSpec = TimeoutsSpec()
     workloads: WorkloadsSpec = WorkloadsSpec()
+    # A version set of the lock (manifests/lock.yaml ``sets``); None: the lock's default set.
+    versions: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> PlatformSpec:

@@ -212,7 +212,7 @@ class KindProvider:
 
         return KindConfig(
             name=spec.cluster.name,
-            node_image=spec.cluster.node_image or load_lock().kind.node_image,
+            node_image=spec.cluster.node_image or load_lock().selected_set(spec)[1].kind.node_image,
             listen_address=spec.cluster.listen_address,
             http_port=spec.cluster.http_port,
             https_port=spec.cluster.https_port,

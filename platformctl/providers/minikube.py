@@ -73,7 +73,7 @@ class MinikubeProvider:
         c = spec.cluster
         settings = {
             "driver": "docker",
-            "kubernetes_version": load_lock().kubernetes.version,
+            "kubernetes_version": load_lock().selected_set(spec)[1].kubernetes.version,
             "cpus": "minikube default" if c.cpus is None else str(c.cpus),
             "memory_mb": "minikube default" if c.memory_mb is None else str(c.memory_mb),
         }

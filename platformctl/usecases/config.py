@@ -28,6 +28,12 @@ class FieldDoc:
 # ``help`` as the comment above each key; docs/configuration.md lists the same facts; a test checks
 # that every model field has an entry.
 FIELD_DOCS: dict[str, FieldDoc] = {
+    "versions": FieldDoc(
+        "string or null",
+        "a set under `sets` in the version lock (`platformctl versions` lists them)",
+        "Version set: one consistent version of every component, kind and node image; "
+        "null = the lock's default set.",
+    ),
     "cluster": FieldDoc("mapping", "", "Where the platform runs."),
     "cluster.provider": FieldDoc(
         "string",
@@ -41,7 +47,7 @@ FIELD_DOCS: dict[str, FieldDoc] = {
     "cluster.node_image": FieldDoc(
         "string or null",
         "image reference",
-        "kind node image; null = the digest-pinned image in the version lock.",
+        "kind node image; null = the digest-pinned image of the selected version set.",
     ),
     "cluster.listen_address": FieldDoc(
         "IP address", "IPv4/IPv6", "Host address the ingress ports are published on."
@@ -75,7 +81,9 @@ FIELD_DOCS: dict[str, FieldDoc] = {
     "components": FieldDoc("mapping", ", ".join(COMPONENTS), "What to install, and which pinned version."),
     "components.<name>.enabled": FieldDoc("boolean", "true | false", "Install this component."),
     "components.<name>.version": FieldDoc(
-        "string or null", "a version pinned in the lock", "null = the lock's default version."
+        "string or null",
+        "a version pinned in the lock",
+        "Override one component's version; null = the version the selected set names.",
     ),
     "timeouts": FieldDoc("mapping", "", "Deadlines in seconds."),
     "timeouts.cluster": FieldDoc("number", "0 < s ≤ 86400", "kind create / cluster reachable."),
@@ -203,7 +211,7 @@ def render_init(lock: VersionLock | None = None) -> str:
             if len(path) == 2 and path[0] == "components":
                 comp = lk.components.get(key)
                 pinned = (
-                    f"pinned versions: {', '.join(sorted(comp.versions))} (default {comp.default})"
+                    f"pinned versions: {', '.join(sorted(comp.versions))} (default set: {comp.default})"
                     if comp
                     else "no pinned upstream version (templates shipped with platformctl)"
                 )

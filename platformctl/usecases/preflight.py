@@ -247,29 +247,31 @@ def _minor(version: str) -> tuple[int, int] | None:
         return None
 
 
-def check_version(engine: Engine, lock: VersionLock) -> CheckResult:
+def check_version(engine: Engine, spec: PlatformSpec, lock: VersionLock) -> CheckResult:
+    """The server's version against the selected version set's range (``sets.<name>.kubernetes``)."""
+    from platformctl.plan.lock import k8s_tuple
+
     raw = engine.api.request("GET", "/version") or {}
     git = str(raw.get("gitVersion") or f"v{raw.get('major')}.{raw.get('minor')}")
-    rng = lock.kubernetes.supported
-    if rng is None:
-        return CheckResult("kubernetes-version", "ok", f"server {git} (the lock states no supported range)")
-    have, lo, hi = _minor(git), _minor(rng.min), _minor(rng.max)
-    where = f"supported {rng.min}–{rng.max} (manifests/lock.yaml kubernetes.supported)"
-    if have is None or lo is None or hi is None:
+    set_name, vset = lock.selected_set(spec)
+    rng = vset.kubernetes
+    where = f"version set {set_name} supports {rng.describe()} ({rng.source})"
+    have = k8s_tuple(git)
+    if len(have) < 2:
         return CheckResult("kubernetes-version", "warn", f"server version {git!r} not understood; {where}")
-    if have < lo:
+    if rng.min is not None and have < k8s_tuple(rng.min):
         return CheckResult(
             "kubernetes-version",
             "fail",
-            f"server {git} is older than the pinned components support ({where})",
-            f"upgrade the cluster to {rng.min} or newer, or use provider kind "
-            f"(node {lock.kubernetes.version})",
+            f"server {git} is older than version set {set_name} supports ({where})",
+            f"upgrade the cluster to {rng.min} or newer, pick another set (`platformctl versions`), "
+            f"or use provider kind (node {rng.version})",
         )
-    if have > hi:
+    if rng.max is not None and have[:2] > k8s_tuple(rng.max)[:2]:
         return CheckResult(
             "kubernetes-version",
             "warn",
-            f"server {git} is newer than the pinned set is known to work with ({where})",
+            f"server {git} is newer than version set {set_name} is known to work with ({where})",
             "expect deprecation warnings; report what breaks",
         )
     return CheckResult("kubernetes-version", "ok", f"server {git}; {where}")
@@ -406,7 +408,7 @@ def cluster_checks(
     the_plan = plan or build_plan(spec)
     out = [CheckResult("api", "ok", f"{engine.server} answers (context {engine.context_name})")]
     checks: list[tuple[str, Callable[[], CheckResult]]] = [
-        ("kubernetes-version", lambda: check_version(engine, lock)),
+        ("kubernetes-version", lambda: check_version(engine, spec, lock)),
         ("storage-class", lambda: check_storage_class(engine, spec, the_plan)),
         ("permissions", lambda: check_permissions(engine)),
         ("load-balancer", lambda: check_load_balancer(engine)),

@@ -306,10 +306,10 @@ def crd_schemas_for(
     own = CrdSchemas(rendered)
     objects = (o for c in components for o in c.objects)
     wanted = {(str(o.get("apiVersion")), str(o.get("kind"))) for o in objects}
-    k8s = sources.lock.kubernetes.version
+    k8s = sources.lock.selected_set(spec)[1].kubernetes.version
     if all(has_core_schema(*k, k8s) for k in wanted - own.keys()):
         return own, len(own.keys()), 0
-    versions = {name: c.version for name, c in spec.components.items()}
+    versions = sources.lock.selected_versions(spec)
     pinned = crds_from_sources(sources.lock, sources, versions, files=PLATFORM_CRD_FILES)
     merged = CrdSchemas(pinned + rendered)  # later wins: the rendered copy is what the cluster gets
     return merged, len(own.keys()), len(merged.keys() - own.keys())
@@ -329,7 +329,7 @@ def validate_rendered(
 
     rep: Reporter = reporter or reporting.NullReporter()
     started = time.monotonic()
-    k8s = sources.lock.kubernetes.version
+    k8s = sources.lock.selected_set(spec)[1].kubernetes.version
     schemas, n_rendered, n_pinned = crd_schemas_for(components, spec=spec, sources=sources)
     report = ValidationReport(
         kubernetes_version=k8s, crd_kinds_rendered=n_rendered, crd_kinds_pinned=n_pinned

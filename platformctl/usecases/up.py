@@ -4,6 +4,15 @@ Resumable and idempotent because every step is: applies are server-side (an unch
 reported ``unchanged`` by the engine and nothing is written), waits only read, and the kind cluster is
 reused when platformctl created it. An ``up`` stopped anywhere (Ctrl-C, killed, failed step) therefore
 completes when run again; there is no separate resume state to get out of sync.
+
+Upgrades (another version set, or a component version override): before anything is applied, ``up``
+refuses a cluster outside the set's Kubernetes range and a downgrade (usecases/compatibility.py), and
+takes one snapshot of the objects carrying platformctl's ownership labels. When a component's steps are
+done (applied and ready), its labelled objects that the new render no longer contains are pruned
+(drivers/kube/stale.py: never Namespaces, Secrets or PVCs, never a CRD that still has custom
+resources, never objects without our labels such as your InferenceServices). Only components whose
+running version differs from the selected one are looked at (a plain re-run lists nothing extra).
+``--dry-run`` counts them as "pruned" instead.
 """
 
 from __future__ import annotations
@@ -19,11 +28,13 @@ from platformctl import reporting
 from platformctl.components.base import Apply, KubeObject, RenderContext
 from platformctl.components.dag import Plan, build_plan
 from platformctl.errors import ClusterError, NotReadyError, PlatformError, UsageError
+from platformctl.usecases.compatibility import check_cluster_version, check_no_downgrade, version_changes
 from platformctl.usecases.render import SourceOptions, make_render_context, render
 from platformctl.usecases.runner import ComponentTaggingReporter, RunResult, TaskContext, run_dag
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
+    from platformctl.drivers.kube.prune import Found
     from platformctl.plan.lock import VersionLock
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
@@ -31,7 +42,7 @@ if TYPE_CHECKING:
     from platformctl.usecases.prepull import Prepull, PrepullReport
     from platformctl.usecases.prepull_existing import ExistingPrepull
 
-ACTIONS = ("created", "configured", "unchanged", "not validated")
+ACTIONS = ("created", "configured", "unchanged", "not validated", "pruned")
 # (component, step name) → called before each step; a test seam for interruptions at exact points.
 StepHook = Callable[[str, str], None]
 Connect = Callable[[str | None, str | None, "Reporter"], "Engine"]
@@ -72,7 +83,14 @@ class UpResult:
 
     @property
     def changed(self) -> int:
-        return sum(c["created"] + c["configured"] + c.get("not validated", 0) for c in self.actions.values())
+        return sum(
+            c["created"] + c["configured"] + c.get("not validated", 0) + c.get("pruned", 0)
+            for c in self.actions.values()
+        )
+
+    @property
+    def pruned(self) -> int:
+        return sum(c.get("pruned", 0) for c in self.actions.values())
 
     def as_dict(self) -> dict[str, object]:
         """``up -o json|yaml``: the mode, the cluster and per component its result, object actions and
@@ -209,8 +227,14 @@ def run_components(
     max_workers: int | None = None,
     cancel: threading.Event | None = None,
     actions: dict[str, dict[str, int]] | None = None,
+    snapshot: Sequence[Found] | None = None,
 ) -> RunResult:
-    """Run every component's steps in order, components concurrently per the DAG (runner.py)."""
+    """Run every component's steps in order, components concurrently per the DAG (runner.py).
+
+    ``snapshot``: the labelled objects on the cluster before the run; when given, each component's
+    objects missing from its new render are pruned after its steps (counted as "pruned")."""
+    from platformctl.drivers.kube.stale import RenderKeys, of_component
+
     counts_by: dict[str, dict[str, int]] = actions if actions is not None else {}
     dry = DryRunFilter(engine) if dry_run else None
 
@@ -221,6 +245,7 @@ def run_components(
         counts_by[name] = counts
         with tctx.step("plan", "render", "preparing steps"):
             steps = comp.steps(ctx)
+        rendered: list[KubeObject] = []
         for step in steps:
             tctx.check_cancelled()
             if step_hook is not None:
@@ -234,6 +259,7 @@ def run_components(
             if isinstance(step, Apply):
                 with tctx.step(step.name, "apply", f"applying {step.name}") as timing:
                     objects = step.render(ctx)
+                    rendered.extend(objects)
                     step_counts: Counter[str] = Counter()
                     if dry is not None:
                         objects, deferred = dry.split(objects)
@@ -251,6 +277,21 @@ def run_components(
             elif not dry_run:  # a dry run changes nothing, so there is nothing to wait for
                 with tctx.step(step.name, "wait", f"waiting for {step.name}"):
                     step.check(engine, remaining)
+        stale = of_component(snapshot or (), name, RenderKeys.of(rendered))
+        if stale:
+            tctx.check_cancelled()
+            verb = "would prune" if dry_run else "pruning"
+            with tctx.step("prune", "prune", f"{verb} {len(stale)} objects no longer rendered") as timing:
+                pruned = engine.prune_stale(
+                    stale,
+                    component=name,
+                    timeout=max(1.0, deadline - time.monotonic()),
+                    dry_run=dry_run,
+                )
+                counts["pruned"] += len(pruned.deleted)
+                timing.detail = f"{len(pruned.deleted)} pruned" + (
+                    f", {len(pruned.kept)} kept" if pruned.kept else ""
+                )
         return format_actions(counts) or "nothing to apply"
 
     return run_dag(
@@ -282,6 +323,23 @@ def up(
     timeout = options.timeout or spec.timeouts.component
     checked = spec  # the spec preflight checks and renders for
 
+    preflight_ctx: RenderContext | None = None
+    if not options.skip_preflight:
+        # Before anything changes, in a dry run too (it exits with the code `up` would).
+        from platformctl.usecases.preflight import run_for_up
+
+        preflight_ctx = make_render_context(spec, options.sources, rep, lock)
+        run_for_up(
+            spec,
+            plan,
+            options.sources,
+            preflight_ctx.lock,
+            kubeconfig=options.kubeconfig,
+            context=options.context,
+            connect=connect,
+            reporter=base,
+            ctx=preflight_ctx,
+        )
     if options.dry_run:
         # Every check `up` makes before changing anything, with `up`'s errors and exit codes; only a
         # cluster that does not exist yet (and that `up` would create) leaves nothing to check against.
@@ -312,21 +370,6 @@ def up(
         spec = providers.resolve_domain(spec, providers.create(spec, dry))
         images = None
     else:
-        if not options.skip_preflight:
-            from platformctl.usecases.preflight import run_for_up
-
-            ctx = make_render_context(spec, options.sources, rep, lock)
-            run_for_up(
-                spec,
-                plan,
-                options.sources,
-                ctx.lock,
-                kubeconfig=options.kubeconfig,
-                context=options.context,
-                connect=connect,
-                reporter=base,
-                ctx=ctx,
-            )
         from platformctl import providers
         from platformctl.usecases.up_images import cache_enabled, plan_images
 
@@ -346,12 +389,25 @@ def up(
         info = provider.ensure(spec)
         spec = providers.resolve_domain(spec, provider)  # minikube: <node ip>.sslip.io unless set
         engine = connect(info.kubeconfig, info.context, rep)
+    # Refusals first (exit 2, nothing changed): before pre-pull starts anything on the cluster.
+    check_cluster_version(engine, spec, lock)
+    # preflight's render context when it ran for this spec (its renders are reused); a domain resolved
+    # since (minikube: <node ip>.sslip.io) needs a new one
+    if preflight_ctx is not None and spec is checked:
+        ctx = preflight_ctx
+    else:
+        ctx = make_render_context(spec, options.sources, rep, lock)
+    changes = version_changes(plan.order, engine, ctx)
+    check_no_downgrade(changes, ctx.lock, spec)
     prepull = _start_images(info, images, options, base, engine)
 
-    if options.dry_run or options.skip_preflight or spec is not checked:
-        # preflight's context renders for the spec it checked: a domain resolved since needs a new one
-        ctx = make_render_context(spec, options.sources, rep, lock)  # else preflight's (renders reused)
     check_external(plan, engine, ctx)
+    snapshot: list[Found] = []
+    if changes:
+        # Before anything is applied: what exists now is what the upgrade may leave behind.
+        for name, running, selected in changes:
+            reporting.log(base, name, f"upgrading {name} {running} -> {selected}")
+        snapshot = engine.managed_objects(timeout=timeout)
     actions: dict[str, dict[str, int]] = {}
     result = UpResult(
         plan=plan,
@@ -375,6 +431,7 @@ def up(
             max_workers=options.max_workers,
             cancel=cancel,
             actions=actions,
+            snapshot=snapshot,
         )
     finally:
         if prepull is not None:

@@ -1,4 +1,5 @@
-"""``platformctl versions``: every pinned version, chart and file (URL + sha256) from the version lock."""
+"""``platformctl versions``: the version sets side by side, and every pinned version, chart and file
+(URL + sha256) from the version lock."""
 
 from __future__ import annotations
 
@@ -38,12 +39,46 @@ class ComponentVersion:
 
 
 @dataclass(frozen=True)
+class SetInfo:
+    name: str
+    default: bool  # the lock's default_set
+    selected: bool  # the set the spec selects (``versions:``)
+    source: str
+    components: dict[str, str]
+    kind: str
+    node_image: str
+    kubernetes: str
+    kubernetes_range: str  # e.g. ">= v1.33.0", or "any"
+    kubernetes_min: str | None
+    kubernetes_max: str | None
+    kubernetes_source: str
+
+
+@dataclass(frozen=True)
+class PinnedFileInfo:
+    """One pinned file of the lock, whichever set uses it."""
+
+    component: str
+    role: str
+    version: str
+    path: str
+    url: str
+    sha256: str
+    size: int
+    sets: list[str]  # the sets whose component version pins this file
+
+
+@dataclass(frozen=True)
 class VersionsReport:
     kubernetes: str
     kind: str
     node_image: str
     tools: dict[str, str]
     components: list[ComponentVersion]
+    version_set: str = ""  # the selected set
+    default_set: str = ""
+    sets: list[SetInfo] = field(default_factory=list)
+    pinned_files: list[PinnedFileInfo] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,11 +99,12 @@ def versions_report(
     ``all_versions`` lists every version the lock pins, not only the selected one."""
     lk = lock or load_lock()
     spec = spec or PlatformSpec()
+    set_name, vset = lk.selected_set(spec)
     comps: list[ComponentVersion] = []
     for name in sorted(lk.components, key=_order):
         clock = lk.components[name]
         cspec = spec.components.get(name)
-        selected, _ = lk.release(name, cspec.version if cspec else None)
+        selected, _ = lk.selected(spec, name)
         versions = sorted(clock.versions) if all_versions else [selected]
         for ver in versions:
             rel = clock.versions[ver]
@@ -88,9 +124,44 @@ def versions_report(
                 )
             )
     return VersionsReport(
-        kubernetes=lk.kubernetes.version,
-        kind=lk.kind.version,
-        node_image=spec.cluster.node_image or lk.kind.node_image,
+        kubernetes=vset.kubernetes.version,
+        kind=vset.kind.version,
+        node_image=spec.cluster.node_image or vset.kind.node_image,
         tools={name: pin.version for name, pin in lk.tools.items()},
         components=comps,
+        version_set=set_name,
+        default_set=lk.default_set,
+        sets=[_set_info(lk, name, set_name) for name in lk.sets],
+        pinned_files=_pinned_files(lk),
     )
+
+
+def _set_info(lk: VersionLock, name: str, selected: str) -> SetInfo:
+    vset = lk.sets[name]
+    k8s = vset.kubernetes
+    return SetInfo(
+        name=name,
+        default=name == lk.default_set,
+        selected=name == selected,
+        source=vset.source,
+        components={c: vset.components[c] for c in sorted(vset.components, key=_order)},
+        kind=vset.kind.version,
+        node_image=vset.kind.node_image,
+        kubernetes=k8s.version,
+        kubernetes_range=k8s.describe(),
+        kubernetes_min=k8s.min,
+        kubernetes_max=k8s.max,
+        kubernetes_source=k8s.source,
+    )
+
+
+def _pinned_files(lk: VersionLock) -> list[PinnedFileInfo]:
+    out: list[PinnedFileInfo] = []
+    for comp in sorted(lk.components, key=_order):
+        for ver, rel in lk.components[comp].versions.items():
+            users = [n for n, s in lk.sets.items() if s.components.get(comp) == ver]
+            out.extend(
+                PinnedFileInfo(comp, f.role, f.version, f.path, f.url, f.sha256, f.size, users)
+                for f in rel.files
+            )
+    return out

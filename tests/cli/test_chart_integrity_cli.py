@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from platformctl.plan.lock import load_lock
+from platformctl.plan.spec import PlatformSpec
 from tests.support.binaries import real_binary
 from tests.support.charts import real_charts_dir
 from tests.support.cli_main import Ran, run_main
@@ -43,10 +44,11 @@ def tamper(name: str, dst: Path) -> tuple[Path, str]:
 
 
 def test_tampered_dapr_chart_is_exit_3(render: object, tmp_path: Path) -> None:
-    bad, actual = tamper("dapr-1.15.14.tgz", tmp_path / "charts")
+    version, release = load_lock().selected(PlatformSpec(), "dapr")  # the default set's Dapr
+    bad, actual = tamper(f"dapr-{version}.tgz", tmp_path / "charts")
     ran = render("dapr", bad.parent)  # type: ignore[operator]
     assert ran.exit_code == 3, ran.output
-    expected = load_lock().components["dapr"].versions["1.15.14"].charts.digests["dapr"]  # type: ignore[union-attr]
+    expected = release.charts.digests["dapr"]  # type: ignore[union-attr]
     line = " ".join(ran.stderr.split())  # the message may be folded at 80 columns
     assert str(bad.name) in line and expected in line and actual in line
     assert "Traceback" not in ran.output

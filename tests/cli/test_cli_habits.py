@@ -247,16 +247,16 @@ def test_completion_of_components_and_contexts(tmp_path: Path, monkeypatch: pyte
 
 def test_version_prints_client_and_server(toys: Any) -> None:
     engine, _, cfg = toys
-    engine.server_version = {"gitVersion": "v1.32.8"}
+    engine.server_version = {"gitVersion": "v1.34.0"}
     engine.context_name = "toy"
     assert run_main(["-f", str(cfg), "up"]).exit_code == 0
     ran = run_main(["-f", str(cfg), "version", "-o", "json"])
     assert ran.exit_code == 0, ran.output
     data = json.loads(ran.stdout)
-    assert data["client"]["version"] and data["server"]["version"] == "v1.32.8"
+    assert data["client"]["version"] and data["server"]["version"] == "v1.34.0"
     assert {c["name"] for c in data["server"]["components"]} >= {"istio", "iris"}
     text = run_main(["-f", str(cfg), "version"])
-    assert "platformctl " in text.stdout and "Kubernetes v1.32.8 on context toy" in text.stdout
+    assert "platformctl " in text.stdout and "Kubernetes v1.34.0 on context toy" in text.stdout
 
 
 def test_version_without_a_cluster_still_prints_the_client() -> None:

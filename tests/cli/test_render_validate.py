@@ -73,7 +73,7 @@ def test_full_render_validates_strictly(cli: Callable[..., tuple[int, str, str]]
     assert code == 0, err[-3000:]
     summary = json.loads(out)
     assert summary["ok"] is True and summary["strict"] is True
-    assert summary["kubernetes_version"] == "v1.32.8"  # manifests/lock.yaml kubernetes.version
+    assert summary["kubernetes_version"] == "v1.34.0"  # manifests/lock.yaml: the default set's Kubernetes
     by_name = {c["component"]: c for c in summary["components"]}
     assert list(by_name) == [
         "istio", "knative-serving", "cert-manager", "kserve", "dapr", "infra", "conference", "iris",

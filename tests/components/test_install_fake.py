@@ -47,7 +47,7 @@ def test_full_platform_on_fake(make_ctx: MakeCtx, fake_api: FakeApiServer) -> No
     labels = fake_api.get("Deployment", "dapr-operator", "dapr-system")["metadata"]["labels"]  # type: ignore[index]
     assert labels["platformctl.io/component"] == "dapr"
     assert fake_api.get("Configuration", "daprsystem", "dapr-system") is not None
-    assert len(fake_api.objects(kind="LLMInferenceServiceConfig", namespace="kserve")) == 8
+    assert len(fake_api.objects(kind="LLMInferenceServiceConfig", namespace="kserve")) == 10  # v0.20.0
 
     # A second install changes nothing.
     for comp in ORDER:

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from platformctl.plan.lock import load_lock
 from platformctl.plan.spec import COMPONENTS, PlatformSpec
 from platformctl.reporting import RecordingReporter
 from platformctl.usecases import render as render_mod
@@ -287,7 +288,8 @@ def test_prepull_starts_at_once_bounded_and_survives_a_failed_pull(
     assert 1 <= peak <= 2 and report.max_concurrent <= 2
     # The failed pull is reported with the image and crictl's error; up went on.
     failed = {r.image: r.error for r in report.failed}
-    assert list(failed) == ["quay.io/jetstack/cert-manager-cainjector:v1.16.1"]
+    cm_version = load_lock().release("cert-manager")[0]  # the default version set's cert-manager
+    assert list(failed) == [f"quay.io/jetstack/cert-manager-cainjector:{cm_version}"]
     assert "not found" in next(iter(failed.values()))
     assert report.bytes == (report.done - 1) * 1_000_000
     logs = [e.message for e in rec.events if e.kind == "log" and e.step == "images"]

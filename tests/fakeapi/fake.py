@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 from tests.fakeapi.controllers import Controllers, NeverReady
 from tests.fakeapi.faults import Fault, FaultSet
 from tests.fakeapi.resources import Registry
-from tests.fakeapi.server import Handler, _Server
+from tests.fakeapi.server import VERSION_INFO, Handler, _Server
 from tests.fakeapi.store import Store
 
 CONTEXT = "fake"
@@ -99,8 +99,6 @@ class FakeApiServer:
         self.faults = FaultSet()
         self.token = token
         # What /version answers (tests set gitVersion to play other Kubernetes releases).
-        from tests.fakeapi.server import VERSION_INFO
-
         self.version_info: dict[str, str] = dict(VERSION_INFO)
         # (verb, group, resource) a SelfSubjectAccessReview answers "not allowed" for; all else allowed.
         self.denied: set[tuple[str, str, str]] = set()
@@ -137,6 +135,11 @@ class FakeApiServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    def set_server_version(self, git_version: str) -> None:
+        """Report ``git_version`` (e.g. ``v1.32.8``) from GET /version, as an older/newer cluster would."""
+        major, minor = git_version.lstrip("v").split(".")[:2]
+        self.version_info = {**self.version_info, "major": major, "minor": minor, "gitVersion": git_version}
 
     def close(self) -> None:
         if self._closed:

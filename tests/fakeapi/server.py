@@ -29,10 +29,11 @@ from tests.fakeapi.selectors import field_matcher, label_matcher
 if TYPE_CHECKING:
     from tests.fakeapi.fake import FakeApiServer, RequestRecord
 
+# The Kubernetes of the default version set's kind node image (manifests/lock.yaml).
 VERSION_INFO = {
     "major": "1",
-    "minor": "32",
-    "gitVersion": "v1.32.8",
+    "minor": "34",
+    "gitVersion": "v1.34.0",
     "gitCommit": "fake",
     "gitTreeState": "clean",
     "buildDate": "2025-08-01T00:00:00Z",

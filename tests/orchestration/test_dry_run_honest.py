@@ -16,6 +16,8 @@ from tests.support.cli_main import run_main
 
 TESTS = Path(__file__).resolve().parents[1]
 FAKE_KIND = TESTS / "fakebin" / "kind"
+# These tests compare the cluster checks; preflight (sources, Docker, ports) has its own tests.
+NO_PRE = ("--no-download", "--skip-preflight")
 
 
 @pytest.fixture
@@ -49,13 +51,10 @@ def test_changed_kind_config_fails_the_dry_run_like_up(
     cluster_mod.ensure_cluster(
         PlatformSpec(), None, None, force=False, reporter=NullReporter(), allow_download=False
     )
-    # Regression: exited 0 ("rendering only") while `up` exits 5. The real run skips its preflight
-    # (sources, Docker, ports: tests/orchestration/test_preflight.py), which a dry run does not make,
-    # so both stop at the cluster check this test is about.
-    dry = run_main(["up", "--dry-run", "--no-download", "--set", "cluster.http_port=8080"], env=kind_env)
-    real = run_main(
-        ["up", "--no-download", "--skip-preflight", "--set", "cluster.http_port=8080"], env=kind_env
-    )
+    # Regression: exited 0 ("rendering only") while `up` exits 5.
+    # the cluster checks (preflight's sources/Docker/ports checks are compared below and in test_preflight)
+    dry = run_main(["up", "--dry-run", *NO_PRE, "--set", "cluster.http_port=8080"], env=kind_env)
+    real = run_main(["up", *NO_PRE, "--set", "cluster.http_port=8080"], env=kind_env)
     assert dry.exit_code == real.exit_code == 5, (dry.output, real.output)
     assert "different config" in dry.stderr and "different config" in real.stderr
     assert _kind_calls(kind_env).count('"create"') == 1  # only the setup created a cluster
@@ -67,7 +66,7 @@ def test_foreign_kind_cluster_fails_the_dry_run_like_up(kind_env: dict[str, str]
     from platformctl.drivers.kind import KindCluster
 
     KindCluster(FAKE_KIND, env=kind_env).create("platform", "kind: Cluster\n", tmp_path / "kc")
-    dry = run_main(["up", "--dry-run", "--no-download"], env=env)
+    dry = run_main(["up", "--dry-run", *NO_PRE], env=env)
     assert dry.exit_code == 5 and "not created by platformctl" in dry.stderr, dry.output
     assert "--set cluster.provider=existing" in dry.stderr  # there is no --provider flag
 
@@ -75,7 +74,7 @@ def test_foreign_kind_cluster_fails_the_dry_run_like_up(kind_env: dict[str, str]
 def test_no_cluster_yet_renders_only_and_says_so(kind_env: dict[str, str], upstream_dir: Path) -> None:
     # PLATFORMCTL_MANIFESTS_DIR is honoured by up (issue 9 item 6), as by deploy-model
     env = {**kind_env, "PLATFORMCTL_MANIFESTS_DIR": str(upstream_dir)}
-    ran = run_main(["up", "--dry-run", "--no-download", "--only", "knative-serving"], env=env)
+    ran = run_main(["up", "--dry-run", *NO_PRE, "--only", "knative-serving"], env=env)
     assert ran.exit_code == 0, ran.output
     assert "render only (kind cluster 'platform' does not exist yet: `up` would create it)" in ran.stderr
     assert '"create"' not in _kind_calls(kind_env)
@@ -105,8 +104,8 @@ def test_unreachable_cluster_fails_the_dry_run_like_up(tmp_path: Path) -> None:
         port = s.getsockname()[1]  # nothing listens once the block ends
     cfg, env = _existing(tmp_path, f"http://127.0.0.1:{port}")
     # Regression: exited 0 after "rendering only".
-    dry = run_main(["-f", str(cfg), "up", "--dry-run", "--no-download"], env=env)
-    real = run_main(["-f", str(cfg), "up", "--no-download", "--skip-preflight"], env=env)  # as above
+    dry = run_main(["-f", str(cfg), "up", "--dry-run", *NO_PRE], env=env)
+    real = run_main(["-f", str(cfg), "up", *NO_PRE], env=env)
     assert dry.exit_code == real.exit_code == 4, (dry.output, real.output)
     assert "cannot reach Kubernetes API server" in dry.stderr
     assert "render only" not in dry.stderr
@@ -118,8 +117,17 @@ def test_bad_certificate_authority_fails_the_dry_run_naming_the_field(tmp_path: 
     kc.write_text(
         kc.read_text().replace("    server:", "    certificate-authority-data: bm9wZQ==\n    server:")
     )
-    dry = run_main(["-f", str(cfg), "up", "--dry-run", "--no-download"], env=env)
+    dry = run_main(["-f", str(cfg), "up", "--dry-run", *NO_PRE], env=env)
     assert dry.exit_code == 2 and "certificate-authority-data" in dry.stderr, dry.output
+
+
+def test_a_preflight_failure_fails_the_dry_run_like_up(tmp_path: Path) -> None:
+    # No bundle and no downloads: `up` stops in preflight listing the missing sources; so does the dry run.
+    cfg, env = _existing(tmp_path, "https://127.0.0.1:1")
+    dry = run_main(["-f", str(cfg), "up", "--dry-run", "--no-download"], env=env)
+    real = run_main(["-f", str(cfg), "up", "--no-download"], env=env)
+    assert dry.exit_code == real.exit_code == 1, (dry.output, real.output)
+    assert "preflight" in dry.stderr and "missing" in dry.stderr and "render only" not in dry.stderr
 
 
 def test_render_honours_platformctl_manifests_dir(upstream_dir: Path, tmp_path: Path) -> None:
@@ -133,7 +141,7 @@ def test_render_honours_platformctl_manifests_dir(upstream_dir: Path, tmp_path: 
 
 def test_failing_kind_from_the_environment_is_named(kind_env: dict[str, str]) -> None:
     env = {**kind_env, "PLATFORMCTL_KIND": "/bin/false"}
-    for command in (["up", "--dry-run", "--no-download"], ["down"]):
+    for command in (["up", "--dry-run", *NO_PRE], ["down"]):
         ran = run_main(command, env=env)
         assert ran.exit_code == 4, ran.output
         assert "PLATFORMCTL_KIND=/bin/false" in ran.stderr and "unset it" in ran.stderr

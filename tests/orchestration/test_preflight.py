@@ -91,13 +91,14 @@ def test_missing_permission_is_named(fake_api: FakeApiServer, sources: SourceOpt
 
 def test_server_older_than_the_supported_range(fake_api: FakeApiServer, sources: SourceOptions) -> None:
     fake_api.version_info.update(gitVersion="v1.27.3", minor="27")
-    with pytest.raises(CheckFailed, match=r"server v1\.27\.3 is older .*supported v1\.29–v1\.33"):
+    with pytest.raises(CheckFailed, match=r"server v1\.27\.3 is older .*kserve-0\.20 supports >= v1\.33\.0"):
         up(EXISTING, opts(fake_api, sources))
     nothing_created(fake_api)
 
 
 def test_skip_preflight_goes_straight_to_the_run(fake_api: FakeApiServer, sources: SourceOptions) -> None:
-    fake_api.version_info.update(gitVersion="v1.27.3", minor="27")
+    # preflight would refuse this (the permission check), the run itself does not ask
+    fake_api.denied.add(("create", "apiextensions.k8s.io", "customresourcedefinitions"))
     res = up(EXISTING, opts(fake_api, sources, only=("cert-manager",), skip_preflight=True))
     assert res.run is not None and res.run.ok
 
@@ -105,14 +106,17 @@ def test_skip_preflight_goes_straight_to_the_run(fake_api: FakeApiServer, source
 def test_cluster_checks_on_a_healthy_fake(fake_api: FakeApiServer) -> None:
     lock = load_lock()
     results = {r.name: r for r in preflight.cluster_checks(engine_of(fake_api), EXISTING, None, lock)}
-    assert results["kubernetes-version"].verdict == "ok" and "v1.32.8" in results["kubernetes-version"].detail
+    assert results["kubernetes-version"].verdict == "ok" and "v1.34.0" in results["kubernetes-version"].detail
     assert results["storage-class"].verdict == "ok" and "standard" in results["storage-class"].detail
     assert results["permissions"].verdict == "ok"
     # No LoadBalancer has an address, no cloud provider: the gateway's address may never come.
     assert results["load-balancer"].verdict == "warn" and "<pending>" in results["load-balancer"].detail
     fake_api.version_info.update(gitVersion="v1.35.0", minor="35")
-    newer = preflight.check_version(engine_of(fake_api), lock)
-    assert newer.verdict == "warn" and "newer" in newer.detail
+    assert preflight.check_version(engine_of(fake_api), EXISTING, lock).verdict == "ok"  # no max known
+    old_set = EXISTING.model_copy(update={"versions": "kserve-0.16"})
+    fake_api.version_info.update(gitVersion="v1.28.2", minor="28")
+    older = preflight.check_version(engine_of(fake_api), old_set, lock)  # kserve-0.16: >= v1.29.0
+    assert older.verdict == "fail" and "kserve-0.16" in older.detail and "v1.29.0" in older.detail
 
 
 def test_no_storage_class_is_fine_when_nothing_needs_pvcs(fake_api: FakeApiServer) -> None:
@@ -160,7 +164,10 @@ def test_missing_sources_listed_in_one_message_before_any_download(
         up(EXISTING, opts(fake_api, nothing))
     msg = err.value.message
     assert msg.startswith("preflight: offline:") and "github.com" in msg
-    for needed in ("kserve/v0.16.0/kserve.yaml", "istio/1.27.1/crd-all.gen.yaml", "chart dapr-1.15.14.tgz"):
+    lock = load_lock()
+    kserve_file = lock.selected(EXISTING, "kserve")[1].files[0].path
+    dapr_version = lock.selected(EXISTING, "dapr")[0]
+    for needed in (kserve_file, "istio/1.27.1/crd-all.gen.yaml", f"chart dapr-{dapr_version}.tgz"):
         assert needed in msg
     assert "platformctl bundle" in (err.value.hint or "")
     # each host asked once; nothing was downloaded

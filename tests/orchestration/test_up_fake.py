@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from platformctl.errors import NotReadyError, SafetyError, UsageError
+from platformctl.plan.lock import load_lock
 from platformctl.plan.spec import COMPONENTS, PlatformSpec
 from platformctl.reporting import Event, RecordingReporter
 from platformctl.usecases.down import down
@@ -334,7 +335,9 @@ def test_kind_provider_full_up_reuse_refusal_and_down(
     creates = [c for c in _kind_calls(kind_env) if c["argv"][:2] == ["create", "cluster"]]
     assert len(creates) == 1
     assert "hostPort: 80" in creates[0]["config"] and "containerPort: 31080" in creates[0]["config"]
-    assert "kindest/node:v1.32.8@sha256:" in creates[0]["config"]
+    # the default version set's node image, by digest (kserve-0.20: kind v0.30.0's own default)
+    assert load_lock().kind.node_image in creates[0]["config"]
+    assert "kindest/node:v1.34.0@sha256:" in creates[0]["config"]
     kubeconfig = tmp_path / "kube" / "config"
     assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"
     assert "kind-platform" in kubeconfig.read_text()

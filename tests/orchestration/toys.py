@@ -17,6 +17,7 @@ class ToyEngine:
     server = "http://toy.invalid"
 
     def __init__(self) -> None:
+        self.server_version = {"gitVersion": "v1.34.0"}  # inside every shipped set's Kubernetes range
         self.store: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.owner: dict[tuple[str, str, str], str] = {}
         self.applies: list[tuple[str, bool]] = []

@@ -228,7 +228,7 @@ def test_version_not_in_lock(tmp_path: Path) -> None:
     pinned = ", ".join(sorted(load_lock().components["kserve"].versions))
     assert e.message == (
         f'{tmp_path / "platform.yaml"}: components.kserve.version: "v9.9.9": not in the version lock; '
-        f"pinned: {pinned} (default {load_lock().components['kserve'].default})"
+        f"pinned: {pinned} (set {load_lock().default_set} uses {load_lock().components['kserve'].default})"
     )
 
 

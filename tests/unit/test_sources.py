@@ -207,11 +207,11 @@ def test_every_lock_file_is_in_the_upstream_dir(upstream_dir: Path, tmp_path: Pa
 def test_tampered_upstream_copy_fails(upstream_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "up"
     shutil.copytree(upstream_dir, copy)
-    target = copy / "kserve/v0.16.0/kserve-cluster-resources.yaml"
+    _, rel = load_lock().release("kserve")
+    target = copy / rel.file("kserve-cluster-resources.yaml").path
     data = bytearray(target.read_bytes())
     data[100] ^= 0x20
     target.write_bytes(bytes(data))
-    _, rel = load_lock().release("kserve")
     with pytest.raises(IntegrityError, match=r"kserve-cluster-resources\.yaml"):
         SourceResolver(load_lock(), manifests_dir=copy, cache_dir=tmp_path / "c", allow_download=False).fetch(
             rel.file("kserve-cluster-resources.yaml")

@@ -65,7 +65,8 @@ def test_init_file_mentions_pinned_versions() -> None:
     lock = load_lock()
     for name, comp in lock.components.items():
         assert (
-            f"# {name}: pinned versions: {', '.join(sorted(comp.versions))} (default {comp.default})" in text
+            f"# {name}: pinned versions: {', '.join(sorted(comp.versions))} (default set: {comp.default})"
+            in text
         )
 
 
@@ -120,6 +121,9 @@ def test_versions_report_follows_the_lock_and_spec() -> None:
     assert rep.tools == {n: t.version for n, t in lock.tools.items()}
     assert [c.name for c in rep.components] == [n for n in COMPONENTS if n in lock.components]
     assert {(n, f.path, f.sha256) for n, f in rep.files()} == {
+        (n, f.path, f.sha256) for n, f in lock.set_files()
+    }
+    assert {(f.component, f.path, f.sha256) for f in rep.pinned_files} == {
         (n, f.path, f.sha256) for n, f in lock.all_files()
     }
     istio = next(c for c in rep.components if c.name == "istio")

@@ -6,6 +6,7 @@ from typing import Any
 
 from platformctl.components import conference, infra, iris
 from platformctl.components.workloads import Deadline
+from platformctl.plan.lock import load_lock
 from tests.workloads.conftest import MakeCtx
 
 
@@ -45,7 +46,7 @@ def test_health_reports_missing_and_not_ready(make_ctx: MakeCtx) -> None:
     isvc = {("InferenceService", "default", "sklearn-iris"): _ksvc("sklearn-iris", "True")}
     h = iris.COMPONENT.health(StubEngine(isvc), ctx)  # type: ignore[arg-type]
     assert h.healthy and h.urls == (("sklearn-iris", "http://sklearn-iris.default.127.0.0.1.sslip.io"),)
-    assert h.version.startswith("sklearn-iris (kserve v0.16.0")
+    assert h.version == f"sklearn-iris (kserve {load_lock().release('kserve')[0]})"
 
     sts = {
         ("StatefulSet", "default", n): {

@@ -16,8 +16,9 @@ from platformctl.drivers.kube.apply import Applier, ObjectResult
 from platformctl.drivers.kube.connect import KubeApi, load_client, probe
 from platformctl.drivers.kube.diagnose import diagnose as _diagnose
 from platformctl.drivers.kube.mapping import RestMapper
-from platformctl.drivers.kube.prune import Pruner, PruneReport
+from platformctl.drivers.kube.prune import Found, Pruner, PruneReport
 from platformctl.drivers.kube.retry import ApiError, RetryPolicy, retry_call
+from platformctl.drivers.kube.stale import StaleReport, delete_stale
 from platformctl.drivers.kube.wait import (
     Check,
     Progress,
@@ -351,6 +352,18 @@ class Engine:
         report = pruner.prune(component, self._deadline(timeout))
         finish(self.reporter, step, f"{len(report.deleted)} objects deleted")
         return report
+
+    def managed_objects(self, *, timeout: float = 300) -> builtins.list[Found]:
+        """Every object carrying platformctl's ownership labels (all components), for stale.of_component."""
+        pruner = Pruner(self.api, self.mapper, policy=self.policy, reporter=self.reporter)
+        return pruner.discover(None, self._deadline(timeout))
+
+    def prune_stale(
+        self, stale: builtins.list[Found], *, component: str, timeout: float = 300, dry_run: bool = False
+    ) -> StaleReport:
+        """Delete objects of ``component`` its new render lacks (drivers/kube/stale.py rules)."""
+        pruner = Pruner(self.api, self.mapper, policy=self.policy, reporter=self.reporter)
+        return delete_stale(pruner, stale, self._deadline(timeout), step=component, dry_run=dry_run)
 
 
 def wall_clock() -> float:  # pragma: no cover - re-exported for callers that want the same clock
