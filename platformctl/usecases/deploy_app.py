@@ -21,7 +21,7 @@ from platformctl.components.workloads import PLATFORM_BLOCKS, building_block
 from platformctl.errors import NotReadyError, SafetyError, UsageError
 from platformctl.plan.spec import DNS1123_SUBDOMAIN
 from platformctl.reporting import NullReporter, Reporter
-from platformctl.usecases.deploy_model import parse_env, validate_name
+from platformctl.usecases.deploy_model import parse_env, quantity, validate_name
 
 if TYPE_CHECKING:
     from platformctl.drivers.http import Endpoint
@@ -52,8 +52,6 @@ DEFAULT_PORT = 8080  # Knative's default user port (the PORT variable it passes 
 TEMPLATE = "apps/service.yaml.j2"
 SUBSCRIPTION_TEMPLATE = "apps/subscription.yaml.j2"
 
-# Kubernetes resource quantity (decimal or binary suffix), e.g. 500m, 1, 1.5, 256Mi, 2G.
-_QUANTITY = re.compile(r"^(\d+(\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 # Image references after distribution/reference regexp.go: [domain[:port]/]path[:tag][@algo:hex].
 _IMAGE = re.compile(
     r"^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
@@ -143,14 +141,6 @@ def validate_image(image: str) -> str:
             "registry:5000/app@sha256:<digest>)"
         )
     return image
-
-
-def quantity(value: str | None, flag: str) -> str | None:
-    if value is None:
-        return None
-    if not _QUANTITY.fullmatch(value):
-        raise UsageError(f"{flag}: {value!r} is not a Kubernetes quantity (e.g. 500m, 1, 256Mi, 2Gi)")
-    return value
 
 
 def parse_components(items: Sequence[str]) -> list[Binding]:

@@ -64,7 +64,10 @@ V2_EXAMPLE = {
 }
 
 # Kubernetes resource quantity (decimal or binary suffix), e.g. 500m, 1, 1.5, 256Mi, 2G.
-_QUANTITY = re.compile(r"^(\d+(\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+# A resource quantity, by the grammar of kubernetes/apimachinery pkg/api/resource/quantity.go
+# (<number><suffix>; suffix: binary SI Ki..Ei, decimal SI m/""/k/M/G/T/P/E, or a decimal exponent
+# e<signedNumber>, so "1e3" is 1000), unsigned: requests and limits are never negative.
+_QUANTITY = re.compile(r"^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 # Bucket names: GCS https://cloud.google.com/storage/docs/buckets#naming, S3 3-63 chars [a-z0-9.-].
 _GCS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
@@ -203,7 +206,8 @@ def parse_env(items: Sequence[str], flag: str = "--env") -> list[dict[str, Any]]
     return out
 
 
-def _quantity(value: str | None, flag: str) -> str | None:
+def quantity(value: str | None, flag: str) -> str | None:
+    """``value`` if it is a Kubernetes quantity (--cpu, --memory), else a UsageError naming ``flag``."""
     if value is None:
         return None
     if not _QUANTITY.fullmatch(value):
@@ -318,8 +322,8 @@ def validate_local(req: DeployModelRequest) -> None:
     ):
         if count is not None and count > INT32_MAX:  # the CRD's fields are int32
             raise UsageError(f"{flag}: {count} is larger than {INT32_MAX}")
-    _quantity(req.cpu, "--cpu")
-    _quantity(req.memory, "--memory")
+    quantity(req.cpu, "--cpu")
+    quantity(req.memory, "--memory")
     parse_env(req.env)
     parse_env(req.transformer_env, "--transformer-env")
     parse_node_selector(req.node_selector)
@@ -368,7 +372,7 @@ def effective_settings(req: DeployModelRequest, live: dict[str, Any] | None) -> 
             eff.canary_traffic_percent = None  # no canary: the new revision takes 100%
     requests = dict(eff.requests or {})
     limits = dict(eff.limits or {})
-    for key, value in (("cpu", _quantity(req.cpu, "--cpu")), ("memory", _quantity(req.memory, "--memory"))):
+    for key, value in (("cpu", quantity(req.cpu, "--cpu")), ("memory", quantity(req.memory, "--memory"))):
         if value:
             requests[key] = limits[key] = value
     if req.gpu:
