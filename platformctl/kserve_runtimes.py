@@ -75,9 +75,15 @@ class RuntimeTable:
             candidates = [e for e in candidates if protocol in e.protocols]
             if not candidates:
                 where = f"runtime {runtime}" if runtime else "no runtime"
+                # offer only what deploy-model accepts (HTTP): grpc is listed by runtimes but refused
+                usable = [p for p in self.protocols(fmt, runtime) if p in HTTP_PROTOCOLS]
                 raise UsageError(
-                    f"--protocol: {where} serves format {fmt!r} over {protocol}; supported: "
-                    + ", ".join(self.protocols(fmt, runtime))
+                    f"--protocol: {where} serves format {fmt!r} over {protocol}; "
+                    + (
+                        "supported: " + ", ".join(usable)
+                        if usable
+                        else "it is served only over gRPC, which deploy-model does not support"
+                    )
                 )
         if runtime is None:
             # Mirror KServe's automatic selection: only autoSelect runtimes, highest priority first.
