@@ -1,4 +1,4 @@
-"""conference: the KubeCon China 2023 conference app (design.md §5) on Knative Serving + Dapr.
+"""conference: the KubeCon China 2023 conference app (salaboy/kubecon-china-2023) on Knative Serving + Dapr.
 
 Steps: Dapr Components/Subscription (the demo's, and the platform's shared ``statestore``/``pubsub``
 building blocks for app teams) and flagd → wait for infra, flagd and the Dapr sidecar injector
@@ -42,7 +42,8 @@ SERVICES: tuple[str, ...] = ("frontend", "agenda-service", "c4p-service", "notif
 
 
 def service_values(namespace: str) -> list[dict[str, Any]]:
-    """Per-service template values: env names and values of design.md §5.
+    """Per-service template values: env names and values of the conference services
+    (salaboy/kubecon-china-2023 conference-app).
 
     ``FLAGD_HOST`` goes to all four services: agenda-service, c4p-service and notifications-service read
     it too, with a default of ``flagd.default.svc.cluster.local`` (salaboy/platforms-on-k8s@v2.0.0
@@ -84,7 +85,7 @@ def service_values(namespace: str) -> list[dict[str, Any]]:
         {
             "name": "c4p-service",
             "image": APP_IMAGES["c4p-service"],
-            # The one service that scales to zero (design.md §5).
+            # The one service that scales to zero (salaboy/kubecon-china-2023 conference-app values).
             "min_scale": "0",
             "env": [
                 {"name": "POSTGRES_HOST", "value": f"postgresql.{namespace}.svc.cluster.local"},

@@ -1,4 +1,4 @@
-"""iris: the KServe sklearn iris InferenceService of design.md §6 (Open Inference protocol v2).
+"""iris: the KServe sklearn iris InferenceService (Open Inference protocol v2).
 
 Waits for Ready with a URL under ``timeouts.model`` (a model download can outlast a component
 deadline); a not-ready report names the predictor revision and why.
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
 
 NAME = "sklearn-iris"
-# design.md §6 (and salaboy/kubecon-china-2023 resources/inference.yaml).
+# salaboy/kubecon-china-2023 resources/inference.yaml.
 STORAGE_URI = "gs://kfserving-examples/models/sklearn/1.0/model"
 
 

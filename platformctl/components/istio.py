@@ -1,7 +1,7 @@
 """Istio: charts base, istiod and gateway (pinned repo/version in manifests/lock.yaml), rendered by helm.
 
 Values, each checked against the istio/istio charts (manifests/charts/...):
-- base ``defaultRevision: default`` — KServe v0.16.0 hack/quick_install.sh (shared/upstream/LOCK.yaml);
+- base ``defaultRevision: default`` — kserve/kserve@v0.16.0 hack/quick_install.sh;
   base/templates/defaultrevision-validatingwebhookconfiguration.yaml renders ``istiod-default-validator``.
 - istiod ``global.proxy.autoInject: disabled`` — istio-discovery/templates/istiod-injector-configmap.yaml
   renders ``policy: {{ .Values.global.proxy.autoInject }}``. (The quick install's ``--set
@@ -15,7 +15,7 @@ Values, each checked against the istio/istio charts (manifests/charts/...):
 - gateway: release ``istio-ingressgateway`` → labels ``app: istio-ingressgateway``/``istio: ingressgateway``
   (gateway/templates/_helpers.tpl gateway.selectorLabels: istio = name minus "istio-"), which net-istio's
   Gateways select. ``service.type`` and ``service.ports`` (gateway/values.yaml; service.yaml renders the
-  ports list verbatim, so nodePorts go on each entry and the whole list is restated, design.md §3).
+  ports list verbatim, so nodePorts go on each entry and the whole list is restated).
 CRDs: the pinned ``crd-all.gen.yaml`` (sha256-verified) is applied; copies in the base chart are deduped.
 
 Validating webhooks rendered with ``failurePolicy: Ignore`` are flipped to ``Fail`` by istiod's webhook
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 NAME = "istio"
 NAMESPACE = "istio-system"
 GATEWAY_RELEASE = "istio-ingressgateway"
-HTTP_NODE_PORT = 31080  # design.md §1: host 80 → node port 31080
+HTTP_NODE_PORT = 31080  # host 80 → node port 31080 (templates/kind-config.yaml.j2)
 HTTPS_NODE_PORT = 31443
 
 

@@ -29,7 +29,7 @@ inferenceservice-config (ConfigMap in kserve.yaml): its ``deploy`` key is JSON w
 ingressDomain = the spec's domain (the one Knative's config-domain gets) and domainTemplate
 ``{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}`` — the same shape as Knative's default
 domain-template, so the top-level InferenceService host is ``sklearn-iris.default.<domain>``
-(design.md §6). Other keys keep upstream's values.
+Other keys keep upstream's values.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ INFRA_IMAGES: dict[str, str] = {
     # apache/kafka docker/docker_official_images/3.8.0/jvm/Dockerfile: the official image of Kafka 3.8.0.
     "kafka": "apache/kafka:3.8.0",
 }
-# design.md §5 and salaboy/kubecon-china-2023 conference-app/values.yaml (registry salaboy, tag v2.0.0).
+# salaboy/kubecon-china-2023 conference-app/values.yaml (registry salaboy, tag v2.0.0).
 APP_VERSION = "v2.0.0"
 APP_IMAGES: dict[str, str] = {
     "frontend": "salaboy/frontend-go-1739aa83b5e69d4ccb8a5615830ae66c:v2.0.0",

@@ -1,7 +1,8 @@
 """Render Helm charts to plain objects with pyhelm3 and the real helm binary (``helm template``).
 
 Charts are rendered, never installed: the engine applies the objects with server-side apply like any
-other manifest (design.md §3). pyhelm3 is asyncio; this module is the one place that bridges it, with
+other manifest (the Istio and Dapr charts have no hooks and no `lookup`: rendering is faithful).
+pyhelm3 is asyncio; this module is the one place that bridges it, with
 ``asyncio.run`` per render (components run in worker threads, each with its own event loop).
 
 Chart source: every command passes ``chart_path``, an archive drivers/charts.py ``ChartResolver`` has

@@ -29,7 +29,7 @@ from typing import Any
 
 from platformctl.errors import ClusterError, ConfigError, SourceError
 
-# NodePorts of the istio-ingressgateway Service that the host ports map to (design.md §1).
+# NodePorts of the istio-ingressgateway Service that the host ports map to (templates/kind-config.yaml.j2).
 HTTP_NODE_PORT = 31080
 HTTPS_NODE_PORT = 31443
 

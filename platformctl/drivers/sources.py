@@ -1,6 +1,6 @@
 """Verified sources: every pinned file comes from a bundle dir, the cache or its pinned URL, sha256-checked.
 
-Resolution order for one ``PinnedFile`` (design.md §4):
+Resolution order for one ``PinnedFile``:
   1. offline bundle dir (``--manifests-dir DIR``), layout ``<component>/<version>/<file>`` (= ``file.path``)
   2. local cache, keyed by sha256: ``<cache>/files/<sha256>/<filename>``
   3. download from the pinned URL (or ``<mirror>/<file.path>`` when a mirror base URL is given)

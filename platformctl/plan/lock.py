@@ -30,7 +30,7 @@ class _Strict(BaseModel):
 class PinnedFile(_Strict):
     role: str  # upstream component the file belongs to (e.g. net-istio inside knative-serving)
     version: str
-    path: str  # bundle-relative: <component>/<version>/<file>, the layout of shared/upstream
+    path: str  # bundle-relative: <component>/<version>/<file>, the bundle layout (`platformctl bundle`)
     url: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int

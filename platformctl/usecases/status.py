@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
     from platformctl.plan.spec import PlatformSpec
 
-# The routable workloads whose ``status.url`` users want (design.md §1 and §6).
+# The routable workloads whose ``status.url`` users want (Knative Services, InferenceServices).
 URL_KINDS: tuple[tuple[str, str, str], ...] = (
     ("serving.knative.dev/v1", "Service", "ksvc"),
     ("serving.kserve.io/v1beta1", "InferenceService", "isvc"),

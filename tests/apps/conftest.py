@@ -21,7 +21,7 @@ from tests.conftest import KubeTarget
 from tests.fakeapi import FakeApiServer
 from tests.support.cli_main import Ran, run_main
 
-# Real, pinned images (the conference app's, design.md §5) so the same tests run on a real cluster:
+# Real, pinned images (the conference app's) so the same tests run on a real cluster:
 # both listen on 8080 and answer /health/readiness.
 IMAGE_V1 = APP_IMAGES["notifications-service"]
 IMAGE_V2 = APP_IMAGES["agenda-service"]

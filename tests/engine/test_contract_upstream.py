@@ -34,7 +34,7 @@ _ROOT = _upstream()
 SETS = version_sets(_ROOT) if _ROOT is not None and (_ROOT / "LOCK.yaml").is_file() else ["unset"]
 
 # The inferenceservices CRD is ~360 KB as JSON: over the 262,144-byte annotation limit that breaks
-# client-side apply (kserve#3487, design.md §3).
+# client-side apply (kserve#3487).
 ANNOTATION_LIMIT = 262_144
 
 

@@ -51,7 +51,7 @@ def _load(path: Path) -> list[dict[str, Any]]:
     return load_file(path)
 
 
-# Dependency order of design.md §3 (Istio's namespace first: net-istio writes into istio-system).
+# The platform's dependency order (Istio's namespace first: net-istio writes into istio-system).
 # kserve v0.20.0's kserve.yaml carries no Namespace object (v0.16.0's does): create it first.
 # Its LLMInferenceServiceConfigs in kserve-cluster-resources.yaml are validated by the llmisvc
 # webhook, so that Service must serve before the second kserve step.

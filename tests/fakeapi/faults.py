@@ -40,7 +40,7 @@ class Fault:
         return self.hits >= self.count
 
     def webhook_message(self) -> str:
-        # shape of k8s.io/apiserver admission webhook errors (design.md §3 hazards)
+        # shape of k8s.io/apiserver admission webhook errors (as a real apiserver words them)
         return (
             f'Internal error occurred: failed calling webhook "{self.webhook}": failed to call webhook: '
             f'Post "https://{self.webhook_service}.{self.webhook_namespace}.svc:443{self.webhook_path}'

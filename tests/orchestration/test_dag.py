@@ -35,7 +35,7 @@ def test_real_registry_dag_order_and_dependencies() -> None:
     for n, deps in plan.deps.items():
         for d in deps:
             assert pos[d] < pos[n], f"{d} must come before {n}"
-    # design.md §3 edges
+    # the platform's dependency edges (docs/architecture.md)
     assert "istio" in plan.deps["knative-serving"]
     assert set(plan.deps["kserve"]) >= {"cert-manager", "knative-serving"}
     assert plan.external == {}

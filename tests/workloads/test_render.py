@@ -1,4 +1,4 @@
-"""Rendering of infra/conference/iris: golden files, determinism and the facts of design.md §5–6."""
+"""Rendering of infra/conference/iris: golden files, determinism and the facts of the conference app and the iris model."""
 
 from __future__ import annotations
 

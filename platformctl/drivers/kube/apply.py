@@ -133,7 +133,7 @@ def strip_empty_ca_bundles(obj: dict[str, Any]) -> None:
     """Drop empty ``caBundle`` values so SSA never claims (and blanks) what a controller injects.
 
     Covers webhook configurations (istiod's chart renders ``caBundle: ""``), CRD conversion
-    webhooks and APIServices (design.md §3).
+    webhooks and APIServices (cert-manager's cainjector, istiod and Knative's webhook fill them in).
     """
     kind = obj.get("kind")
     if kind in WEBHOOK_KINDS:

@@ -1,4 +1,4 @@
-"""The engine facade: connect, apply, wait, diagnose, delete, prune (CONTRACTS.md "drivers/kube").
+"""The engine facade: connect, apply, wait, diagnose, delete, prune (docs/architecture.md "Engine").
 
 Every wait has one deadline and raises NotReadyError carrying diagnostics (diagnose.py) when it
 passes or the object fails. The ``kubernetes`` package is imported only inside functions.

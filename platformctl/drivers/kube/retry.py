@@ -2,7 +2,7 @@
 
 Transient (retried with capped exponential backoff + full jitter, inside the caller's deadline):
 5xx, 429 (honouring ``Retry-After``), connection reset/refused/timeouts, and admission-webhook
-failures that only mean "the webhook's pods are not serving yet" (design.md §3: kserve#4182,
+failures that only mean "the webhook's pods are not serving yet" (kserve#4182, kserve#5037,
 knative/serving#6353). Everything else (400/401/403/404/409/422 …) is permanent and fails at once
 with the server's own message.
 
@@ -26,7 +26,8 @@ from platformctl.errors import ClusterError, NotReadyError
 T = TypeVar("T")
 
 # The apiserver wraps a webhook call failure as `Internal error occurred: failed calling webhook "x":
-# failed to call webhook: Post "https://svc.ns.svc:443/…": <dial or TLS error>` (design.md §3).
+# failed to call webhook: Post "https://svc.ns.svc:443/…": <dial or TLS error>` while the webhook's
+# pods start (seen on a real apiserver).
 _WEBHOOK = re.compile(r"failed calling webhook", re.IGNORECASE)
 _WEBHOOK_NOT_READY = re.compile(
     r"connection refused|no endpoints available|context deadline exceeded|x509|tls handshake"
