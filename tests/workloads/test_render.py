@@ -1,4 +1,4 @@
-"""Rendering of infra/conference/iris: golden files, determinism and the facts of the conference app and the iris model."""
+"""Rendering of infra/conference/iris: golden files, determinism, the conference app and iris facts."""
 
 from __future__ import annotations
 
