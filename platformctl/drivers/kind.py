@@ -21,12 +21,12 @@ import os
 import re
 import subprocess
 import tempfile
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from platformctl.drivers import process
 from platformctl.errors import ClusterError, ConfigError, SourceError
 
 # NodePorts of the istio-ingressgateway Service that the host ports map to (templates/kind-config.yaml.j2).
@@ -247,7 +247,6 @@ class KindCluster:
             )
 
     def _stream(self, args: list[str], on_line: LineCallback | None, timeout: float) -> tuple[int, list[str]]:
-        tail: list[str] = []
         try:
             proc = subprocess.Popen(
                 [str(self.binary), *args],
@@ -266,31 +265,8 @@ class KindCluster:
                     else ": run `platformctl tools install`"
                 )
             ) from None
-        timed_out = threading.Event()
-
-        def _kill() -> None:
-            timed_out.set()
-            proc.kill()
-
-        timer = threading.Timer(timeout, _kill)
-        timer.start()
-        try:
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                line = raw.rstrip("\n")
-                if not line.strip():
-                    continue
-                tail = [*tail[-39:], line]
-                if on_line is not None:
-                    on_line(line)
-            rc = proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            timer.cancel()
-        if timed_out.is_set():
+        rc, tail, timed_out = process.follow(proc, timeout, on_line)
+        if timed_out:
             raise ClusterError(
                 f"`kind {' '.join(args[:2])}` did not finish within {timeout:.0f}s", details=tail
             )

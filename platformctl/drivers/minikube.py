@@ -20,10 +20,10 @@ import json
 import os
 import subprocess
 import tempfile
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from platformctl.drivers import process
 from platformctl.errors import ClusterError, SourceError
 
 LineCallback = Callable[[str], None]
@@ -116,7 +116,6 @@ class Minikube:
     def _stream(
         self, args: list[str], kubeconfig: Path, on_line: LineCallback | None, timeout: float
     ) -> tuple[int, list[str]]:
-        tail: list[str] = []
         try:
             proc = subprocess.Popen(
                 [str(self.binary), *args],
@@ -131,31 +130,8 @@ class Minikube:
                 f"minikube executable not found at {self.binary}",
                 hint="install minikube, or set PLATFORMCTL_MINIKUBE=/path/to/minikube",
             ) from None
-        timed_out = threading.Event()
-
-        def _kill() -> None:
-            timed_out.set()
-            proc.kill()
-
-        timer = threading.Timer(timeout, _kill)
-        timer.start()
-        try:
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                line = raw.rstrip("\n")
-                if not line.strip():
-                    continue
-                tail = [*tail[-39:], line]
-                if on_line is not None:
-                    on_line(line)
-            rc = proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            timer.cancel()
-        if timed_out.is_set():
+        rc, tail, timed_out = process.follow(proc, timeout, on_line)
+        if timed_out:
             raise ClusterError(
                 f"`minikube {' '.join(args[:3])}` did not finish within {timeout:.0f}s", details=tail
             )
