@@ -283,14 +283,7 @@ def create_bundle(
             src = resolver.fetch(pinned)
             dest = directory / pinned.path
             dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
-            os.close(fd)
-            tmp = Path(tmp_name)
-            try:
-                shutil.copyfile(src, tmp)
-                os.replace(tmp, dest)
-            finally:
-                tmp.unlink(missing_ok=True)
+            _copy_atomic(src, dest)
             # Re-check the copy itself: the bundle must hold exactly the pinned bytes.
             final = check_file(directory, component, pinned)
             report.files.append(final if not final.good else _as_added(final))
