@@ -132,16 +132,17 @@ def test_timeout_fails_that_check_within_its_deadline(
     tmp_path: Path, needs_nginx: None, iris_server: ModelServerProcess
 ) -> None:
     with (
-        conference_double(faults={"/api/agenda/": 5.0}) as d,
+        conference_double(faults={"/api/agenda/": 30.0}) as d,
         nginx_ingress(tmp_path, routes(d, iris_server.port)) as n,
     ):
         started = time.monotonic()
-        code, checks, _ = smoke(n, "--timeout", "1")
+        # 3 s, not 1: under CPU load the healthy checks must still answer within the deadline.
+        code, checks, _ = smoke(n, "--timeout", "3")
         elapsed = time.monotonic() - started
     assert code == 1
     assert {k for k, c in checks.items() if c["result"] == "fail"} == {"agenda:items"}, checks["c4p:flags"]
     assert "timed out" in str(checks["agenda:items"]["detail"])
-    assert elapsed < 4  # the deadline, not the 5 s hang, bounds the run
+    assert elapsed < 20  # the deadline, not the 30 s hang, bounds the run
 
 
 def test_unknown_host_fails_only_its_check(ingress: NginxIngress) -> None:
