@@ -10,7 +10,7 @@ import typer
 
 from platformctl.cli import output
 from platformctl.cli.common import OutputFormat, OutputOption, SetOption, load_spec_from_ctx
-from platformctl.cli.models_cmd import connect_engine  # one way to reach the cluster, as smoke-test does
+from platformctl.cli.models_cmd import cluster_context  # one way to reach the cluster, as smoke-test does
 
 if TYPE_CHECKING:
     from platformctl.plan.spec import PlatformSpec
@@ -147,13 +147,12 @@ def deploy_app(
     set_: SetOption = None,
 ) -> None:
     """Run a container on Knative (+ Dapr): render, apply, wait for Ready, print the URL and requests."""
-    from platformctl.drivers.http import parse_ingress
+    from platformctl.cli.context import command_context
     from platformctl.usecases.deploy_app import DeployAppRequest
     from platformctl.usecases.deploy_app import deploy_app as run
-    from platformctl.usecases.smoke_test import default_ingress
 
     spec = load_spec_from_ctx(ctx, sets=set_)
-    endpoint = parse_ingress(ingress) if ingress else default_ingress(spec)
+    endpoint = command_context(ctx, spec).ingress(ingress)  # --ingress, else the provider's
     prepare: Callable[[], str] | None = None
     if build is not None or push is not None:
         image, prepare = _build_hook(name, image, build, push, spec)
@@ -183,7 +182,7 @@ def deploy_app(
     )
     result = run(
         req,
-        engine_factory=lambda: connect_engine(ctx, spec),
+        engine_factory=lambda: cluster_context(ctx, spec).engine,
         dapr_default=spec.components["dapr"].enabled,
         workloads_namespace=spec.workloads.namespace,
         ingress=endpoint,
@@ -212,11 +211,7 @@ def _build_hook(
     plan = plan_build(build, name, provider=spec.cluster.provider, cluster_name=spec.cluster.name, push=push)
 
     def prepare() -> str:
-        from platformctl.drivers.docker import DockerClient
-        from platformctl.usecases.cluster import kind_cluster
-
-        built = build_and_publish(plan, docker=DockerClient(), kind=kind_cluster, reporter=_BuildProgress())
-        return built.image
+        return build_and_publish(plan, reporter=_BuildProgress()).image
 
     return plan.reference, prepare
 
@@ -255,7 +250,7 @@ def list_cmd(
     from platformctl.usecases.apps import list_apps, traffic_split
 
     spec = load_spec_from_ctx(ctx, sets=set_)
-    rows = list_apps(connect_engine(ctx, spec), namespace)
+    rows = list_apps(cluster_context(ctx, spec).engine, namespace)
     table_rows = [
         (
             r.namespace,
@@ -292,7 +287,7 @@ def describe_cmd(
     from platformctl.usecases.apps import describe_app
 
     spec = load_spec_from_ctx(ctx, sets=set_)
-    d = describe_app(connect_engine(ctx, spec), name, namespace or spec.workloads.namespace)
+    d = describe_app(cluster_context(ctx, spec).engine, name, namespace or spec.workloads.namespace)
 
     if output_format is not OutputFormat.table:
         output.emit_data(d.to_dict(), output_format)
@@ -354,7 +349,7 @@ def promote_cmd(
 
         raise UsageError(f"--timeout: {timeout:g} must be positive seconds")
     result = promote_app(
-        connect_engine(ctx, spec),
+        cluster_context(ctx, spec).engine,
         name,
         namespace or spec.workloads.namespace,
         wait=wait,
@@ -388,7 +383,7 @@ def delete_cmd(
     spec = load_spec_from_ctx(ctx, sets=set_)
     ns = namespace or spec.workloads.namespace
     validate_name(name, "NAME")
-    engine = connect_engine(ctx, spec)
+    engine = cluster_context(ctx, spec).engine
     check_deletable(engine, name, ns, force=force)
     # Declining is the same outcome as for `down`: nothing changed, exit 1 (Ctrl-C or no answer: 130).
     if not yes and not typer.confirm(
@@ -421,7 +416,7 @@ def logs_cmd(
 
         raise UsageError(f"--tail: {tail} must be 0 or more lines")
     ns = namespace or spec.workloads.namespace
-    engine = connect_engine(ctx, spec)
+    engine = cluster_context(ctx, spec).engine
     if follow:
         revision, pods = app_pods(engine, name, ns)
         if not pods:

@@ -19,10 +19,9 @@ from platformctl.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from platformctl.drivers.kube.engine import Engine
-    from platformctl.kserve_runtimes import RuntimeTable
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Event
+    from platformctl.usecases.context import CommandContext
     from platformctl.usecases.deploy_model import DeployModelResult
 
 
@@ -34,28 +33,12 @@ class _Progress:
             output.info(f"→ {event.step}: {event.message}")
 
 
-def connect_engine(ctx: typer.Context, spec: PlatformSpec) -> Engine:
-    """The engine of the cluster the provider names (usecases/context.py: --context wins, as kubectl)."""
+def cluster_context(ctx: typer.Context, spec: PlatformSpec) -> CommandContext:
+    """The per-command context whose engine (connected on first use) these commands talk to: the cluster
+    the provider names (usecases/context.py: --context wins, as kubectl); progress on stderr."""
     from platformctl.cli.context import command_context
 
-    return command_context(ctx, spec, reporter=_Progress()).engine
-
-
-def runtime_table(spec: PlatformSpec, manifests_dir: Path | None, engine: Engine | None) -> RuntimeTable:
-    """The live cluster's ClusterServingRuntimes when it has any, else the pinned kserve release's."""
-    from platformctl.drivers.sources import SourceResolver
-    from platformctl.kserve_runtimes import cluster_table, pinned_table
-    from platformctl.plan.lock import load_lock
-
-    if engine is not None:
-        live = cluster_table(engine)
-        if live.entries:
-            return live
-    cache = os.environ.get("PLATFORMCTL_CACHE_DIR")
-    resolver = SourceResolver(
-        load_lock(), manifests_dir=manifests_dir, cache_dir=Path(cache) if cache else None
-    )
-    return pinned_table(resolver, resolver.lock.selected(spec, "kserve")[0])
+    return command_context(ctx, spec, reporter=_Progress())
 
 
 def _print_changes(result: DeployModelResult) -> None:
@@ -245,7 +228,7 @@ def deploy_model(
 ) -> None:
     """Serve a model with KServe: render, apply, wait for Ready, print the URL and a request to paste."""
     from platformctl.cli.context import command_context
-    from platformctl.usecases.deploy_model import DeployModelRequest
+    from platformctl.usecases.deploy_model import DeployModelRequest, runtime_table
     from platformctl.usecases.deploy_model import deploy_model as run
     from platformctl.usecases.model_storage import StorageRequest
 
@@ -293,8 +276,8 @@ def deploy_model(
     )
     result = run(
         req,
-        table=lambda engine: runtime_table(spec, manifests_dir, engine),
-        engine_factory=lambda: connect_engine(ctx, spec),
+        table=lambda engine: runtime_table(spec, engine, manifests_dir=manifests_dir),
+        engine_factory=lambda: cluster_context(ctx, spec).engine,
         ingress=endpoint,
         reporter=_Progress(),
     )
@@ -320,7 +303,7 @@ def list_cmd(
     spec = load_spec_from_ctx(ctx, sets=set_)
     if namespace is not None:
         validate_name(namespace, "--namespace")
-    rows = list_models(connect_engine(ctx, spec), namespace)
+    rows = list_models(cluster_context(ctx, spec).engine, namespace)
     if not rows and output.is_table(output_format):
         where = f"namespace {namespace}" if namespace else "any namespace"
         output.info(f"No InferenceServices found in {where}.")
@@ -369,7 +352,7 @@ def delete_cmd(
     spec = load_spec_from_ctx(ctx, sets=set_)
     ns = namespace or spec.workloads.model_namespace
     validate_name(name, "NAME")
-    engine = connect_engine(ctx, spec)
+    engine = cluster_context(ctx, spec).engine
     # The same answers as `down`: declined → nothing changed, exit 1; no terminal to ask → exit 5
     # naming --yes; Ctrl-C → 130.
     if not yes:
@@ -397,7 +380,7 @@ def describe_cmd(
 
     spec = load_spec_from_ctx(ctx, sets=set_)
     ns = namespace or spec.workloads.model_namespace
-    desc = describe_model(connect_engine(ctx, spec), name, ns)
+    desc = describe_model(cluster_context(ctx, spec).engine, name, ns)
     if output_format is not OutputFormat.table:
         output.emit_data(desc.to_dict(), output_format)
         return
@@ -450,7 +433,7 @@ def promote_cmd(
     spec = load_spec_from_ctx(ctx, sets=set_)
     ns = namespace or spec.workloads.model_namespace
     result = promote_model(
-        connect_engine(ctx, spec),
+        cluster_context(ctx, spec).engine,
         name,
         ns,
         wait=wait,
