@@ -10,7 +10,7 @@ import typer
 
 from platformctl.cli import output
 from platformctl.cli.common import OutputFormat, OutputOption, SetOption, load_spec_from_ctx
-from platformctl.cli.models_cmd import cluster_context  # one way to reach the cluster, as smoke-test does
+from platformctl.cli.models_cmd import connect_engine  # one way to reach the cluster, as smoke-test does
 
 if TYPE_CHECKING:
     from platformctl.plan.spec import PlatformSpec
@@ -182,7 +182,7 @@ def deploy_app(
     )
     result = run(
         req,
-        engine_factory=lambda: cluster_context(ctx, spec).engine,
+        engine_factory=lambda: connect_engine(ctx, spec),
         dapr_default=spec.components["dapr"].enabled,
         workloads_namespace=spec.workloads.namespace,
         ingress=endpoint,
@@ -250,7 +250,7 @@ def list_cmd(
     from platformctl.usecases.apps import list_apps, traffic_split
 
     spec = load_spec_from_ctx(ctx, sets=set_)
-    rows = list_apps(cluster_context(ctx, spec).engine, namespace)
+    rows = list_apps(connect_engine(ctx, spec), namespace)
     table_rows = [
         (
             r.namespace,
@@ -287,7 +287,7 @@ def describe_cmd(
     from platformctl.usecases.apps import describe_app
 
     spec = load_spec_from_ctx(ctx, sets=set_)
-    d = describe_app(cluster_context(ctx, spec).engine, name, namespace or spec.workloads.namespace)
+    d = describe_app(connect_engine(ctx, spec), name, namespace or spec.workloads.namespace)
 
     if output_format is not OutputFormat.table:
         output.emit_data(d.to_dict(), output_format)
@@ -349,7 +349,7 @@ def promote_cmd(
 
         raise UsageError(f"--timeout: {timeout:g} must be positive seconds")
     result = promote_app(
-        cluster_context(ctx, spec).engine,
+        connect_engine(ctx, spec),
         name,
         namespace or spec.workloads.namespace,
         wait=wait,
@@ -383,7 +383,7 @@ def delete_cmd(
     spec = load_spec_from_ctx(ctx, sets=set_)
     ns = namespace or spec.workloads.namespace
     validate_name(name, "NAME")
-    engine = cluster_context(ctx, spec).engine
+    engine = connect_engine(ctx, spec)
     check_deletable(engine, name, ns, force=force)
     # Declining is the same outcome as for `down`: nothing changed, exit 1 (Ctrl-C or no answer: 130).
     if not yes and not typer.confirm(
@@ -416,7 +416,7 @@ def logs_cmd(
 
         raise UsageError(f"--tail: {tail} must be 0 or more lines")
     ns = namespace or spec.workloads.namespace
-    engine = cluster_context(ctx, spec).engine
+    engine = connect_engine(ctx, spec)
     if follow:
         revision, pods = app_pods(engine, name, ns)
         if not pods:

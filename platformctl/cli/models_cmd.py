@@ -21,7 +21,7 @@ from platformctl.cli.common import (
 if TYPE_CHECKING:
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Event
-    from platformctl.usecases.context import CommandContext
+    from platformctl.usecases.context import Engine
     from platformctl.usecases.deploy_model import DeployModelResult
 
 
@@ -33,12 +33,11 @@ class _Progress:
             output.info(f"→ {event.step}: {event.message}")
 
 
-def cluster_context(ctx: typer.Context, spec: PlatformSpec) -> CommandContext:
-    """The per-command context whose engine (connected on first use) these commands talk to: the cluster
-    the provider names (usecases/context.py: --context wins, as kubectl); progress on stderr."""
+def connect_engine(ctx: typer.Context, spec: PlatformSpec) -> Engine:
+    """The engine of the cluster the provider names (usecases/context.py: --context wins, as kubectl)."""
     from platformctl.cli.context import command_context
 
-    return command_context(ctx, spec, reporter=_Progress())
+    return command_context(ctx, spec, reporter=_Progress()).engine
 
 
 def _print_changes(result: DeployModelResult) -> None:
@@ -277,7 +276,7 @@ def deploy_model(
     result = run(
         req,
         table=lambda engine: runtime_table(spec, engine, manifests_dir=manifests_dir),
-        engine_factory=lambda: cluster_context(ctx, spec).engine,
+        engine_factory=lambda: connect_engine(ctx, spec),
         ingress=endpoint,
         reporter=_Progress(),
     )
@@ -303,7 +302,7 @@ def list_cmd(
     spec = load_spec_from_ctx(ctx, sets=set_)
     if namespace is not None:
         validate_name(namespace, "--namespace")
-    rows = list_models(cluster_context(ctx, spec).engine, namespace)
+    rows = list_models(connect_engine(ctx, spec), namespace)
     if not rows and output.is_table(output_format):
         where = f"namespace {namespace}" if namespace else "any namespace"
         output.info(f"No InferenceServices found in {where}.")
@@ -352,7 +351,7 @@ def delete_cmd(
     spec = load_spec_from_ctx(ctx, sets=set_)
     ns = namespace or spec.workloads.model_namespace
     validate_name(name, "NAME")
-    engine = cluster_context(ctx, spec).engine
+    engine = connect_engine(ctx, spec)
     # The same answers as `down`: declined → nothing changed, exit 1; no terminal to ask → exit 5
     # naming --yes; Ctrl-C → 130.
     if not yes:
@@ -380,7 +379,7 @@ def describe_cmd(
 
     spec = load_spec_from_ctx(ctx, sets=set_)
     ns = namespace or spec.workloads.model_namespace
-    desc = describe_model(cluster_context(ctx, spec).engine, name, ns)
+    desc = describe_model(connect_engine(ctx, spec), name, ns)
     if output_format is not OutputFormat.table:
         output.emit_data(desc.to_dict(), output_format)
         return
@@ -433,7 +432,7 @@ def promote_cmd(
     spec = load_spec_from_ctx(ctx, sets=set_)
     ns = namespace or spec.workloads.model_namespace
     result = promote_model(
-        cluster_context(ctx, spec).engine,
+        connect_engine(ctx, spec),
         name,
         ns,
         wait=wait,

@@ -79,7 +79,7 @@ def predict(
 ) -> None:
     """Send an inference request to a model through the ingress; print the answer, status and latency."""
     from platformctl.cli.context import command_context
-    from platformctl.cli.models_cmd import cluster_context
+    from platformctl.cli.models_cmd import connect_engine
     from platformctl.errors import CheckFailed, UsageError
     from platformctl.usecases.predict import PredictRequest
     from platformctl.usecases.predict import predict as run
@@ -100,7 +100,7 @@ def predict(
     endpoint = command_context(ctx, spec).ingress(ingress)  # --ingress, else the provider's
     result = run(
         req,
-        engine_factory=lambda: cluster_context(ctx, spec).engine,
+        engine_factory=lambda: connect_engine(ctx, spec),
         read=_read,
         ingress=endpoint,
         verify=not insecure,
