@@ -1,10 +1,9 @@
 """Progress events from core code to whoever displays them (the CLI's rich view, a test recorder).
 
 Core code never prints. It calls a Reporter: ``pending`` for a step that is planned but not started
-(``up`` announces its plan so a view can list every component from the start),
-``start``/``update``/``finish``/``fail`` for named steps (a component, a download, a wait), ``log``
-for a line worth showing. Reporter methods must be
-thread-safe: components run concurrently.
+(``up`` announces its plan, so a view can list every component from the start), ``start``/``update``/
+``finish``/``fail`` for named steps (a component, a download, a wait), ``log`` for a line worth
+showing. Reporter methods must be thread-safe: components run concurrently.
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ class RunResult:
         re-raised as it is. With ``rerun`` (the command to run again, e.g. "platformctl up"): the caller
         has already shown each failure with its diagnostics (the CLI's panels), so only the count
         ("2 component(s) failed: a, b; skipped because of them: c") and how to resume; an unexpected
-        error becomes a PlatformError (exit 1) since its traceback class was shown above."""
+        error becomes a PlatformError (exit 1): its type and message were shown with it."""
         failed = self.with_status("failed")
         if not failed:
             return
