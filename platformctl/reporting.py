@@ -1,8 +1,9 @@
 """Progress events from core code to whoever displays them (the CLI's rich view, a test recorder).
 
-Core code never prints. It calls a Reporter: ``start``/``update``/``finish``/``fail`` for named steps
-(a component, a download, a wait), ``log`` for a line worth showing. Reporter methods must be
-thread-safe: components run concurrently.
+Core code never prints. It calls a Reporter: ``pending`` for a step that is planned but not started
+(``up`` announces its plan, so a view can list every component from the start), ``start``/``update``/
+``finish``/``fail`` for named steps (a component, a download, a wait), ``log`` for a line worth
+showing. Reporter methods must be thread-safe: components run concurrently.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-EventKind = Literal["start", "update", "finish", "fail", "log", "progress"]
+EventKind = Literal["pending", "start", "update", "finish", "fail", "log", "progress"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class RecordingReporter:
     def steps(self, kind: EventKind) -> list[str]:
         with self._lock:
             return [e.step for e in self.events if e.kind == kind]
+
+
+def pending(r: Reporter, step: str) -> None:
+    r.emit(Event("pending", step))
 
 
 def start(r: Reporter, step: str, message: str = "") -> None:

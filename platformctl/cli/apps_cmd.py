@@ -147,13 +147,12 @@ def deploy_app(
     set_: SetOption = None,
 ) -> None:
     """Run a container on Knative (+ Dapr): render, apply, wait for Ready, print the URL and requests."""
-    from platformctl.drivers.http import parse_ingress
+    from platformctl.cli.context import command_context
     from platformctl.usecases.deploy_app import DeployAppRequest
     from platformctl.usecases.deploy_app import deploy_app as run
-    from platformctl.usecases.smoke_test import default_ingress
 
     spec = load_spec_from_ctx(ctx, sets=set_)
-    endpoint = parse_ingress(ingress) if ingress else default_ingress(spec)
+    endpoint = command_context(ctx, spec).ingress(ingress)  # --ingress, else the provider's
     prepare: Callable[[], str] | None = None
     if build is not None or push is not None:
         image, prepare = _build_hook(name, image, build, push, spec)
@@ -212,11 +211,7 @@ def _build_hook(
     plan = plan_build(build, name, provider=spec.cluster.provider, cluster_name=spec.cluster.name, push=push)
 
     def prepare() -> str:
-        from platformctl.drivers.docker import DockerClient
-        from platformctl.usecases.cluster import kind_cluster
-
-        built = build_and_publish(plan, docker=DockerClient(), kind=kind_cluster, reporter=_BuildProgress())
-        return built.image
+        return build_and_publish(plan, reporter=_BuildProgress()).image
 
     return plan.reference, prepare
 

@@ -172,9 +172,7 @@ def _save_images(
 ) -> None:
     """bundle --images: the image list from a render over the bundle just made, then pull + save."""
     from platformctl.cli.common import load_spec_from_ctx
-    from platformctl.drivers.docker import ImageClient
-    from platformctl.usecases.bundle import write_sums
-    from platformctl.usecases.bundle_images import save_images
+    from platformctl.usecases.bundle import add_images
     from platformctl.usecases.images import list_images
     from platformctl.usecases.render import SourceOptions
 
@@ -182,8 +180,7 @@ def _save_images(
     sources = SourceOptions(manifests_dir=directory, charts_dir=charts_dir, allow_download=allow_download)
     names = list_images(spec, sources=sources).names()
     output.info(f"saving {len(names)} images into {directory / 'images'}")
-    report.files.extend(save_images(directory, names, ImageClient(), reporter=reporter))
-    write_sums(directory, report)
+    add_images(directory, report, names, reporter=reporter)
 
 
 def register(app: typer.Typer) -> None:

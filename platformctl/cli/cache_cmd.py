@@ -23,11 +23,10 @@ def _mb(n: int | None) -> str:
 @cache_app.command("status")
 def status(fmt: OutputOption = OutputFormat.table) -> None:
     """Each cache: upstream registry, container state, size on disk, hits and misses."""
-    from platformctl.drivers.docker import EngineClient
-    from platformctl.usecases.registry_cache import status as cache_status
+    from platformctl.usecases.caches import cache_status
 
     output.reset_consoles()
-    report = cache_status(EngineClient(timeout=30))
+    report = cache_status()
     rows = [
         (
             e.upstream,
@@ -58,14 +57,11 @@ def prune(
     sets: SetOption = None,
 ) -> None:
     """Remove the caches of registries the enabled platform no longer pulls from."""
-    from platformctl.drivers.docker import EngineClient
-    from platformctl.usecases.images import list_images
-    from platformctl.usecases.registry_cache import prune as cache_prune
+    from platformctl.usecases.caches import cache_prune
 
     output.reset_consoles()
     spec = load_spec_from_ctx(ctx, sets=sets)
-    report = list_images(spec, sources=_sources(manifests_dir, charts_dir, no_download))
-    removed = cache_prune(EngineClient(timeout=60), report.registries())
+    removed = cache_prune(spec, _sources(manifests_dir, charts_dir, no_download))
     output.info(f"removed {', '.join(removed)}" if removed else "nothing to prune: every cache is in use")
 
 
@@ -74,8 +70,7 @@ def rm(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove every registry cache (containers and their volumes): the next `up` pulls from the internet."""
-    from platformctl.drivers.docker import EngineClient
-    from platformctl.usecases.registry_cache import remove
+    from platformctl.usecases.caches import cache_remove
 
     output.reset_consoles()
     if not yes and not typer.confirm(
@@ -83,7 +78,7 @@ def rm(
     ):
         output.info("nothing was changed")
         raise typer.Exit(1)
-    removed = remove(EngineClient(timeout=60))
+    removed = cache_remove()
     output.info(f"removed {', '.join(removed)}" if removed else "no registry caches to remove")
 
 

@@ -19,10 +19,9 @@ from platformctl.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from platformctl.drivers.kube.engine import Engine
-    from platformctl.kserve_runtimes import RuntimeTable
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Event
+    from platformctl.usecases.context import Engine
     from platformctl.usecases.deploy_model import DeployModelResult
 
 
@@ -39,23 +38,6 @@ def connect_engine(ctx: typer.Context, spec: PlatformSpec) -> Engine:
     from platformctl.cli.context import command_context
 
     return command_context(ctx, spec, reporter=_Progress()).engine
-
-
-def runtime_table(spec: PlatformSpec, manifests_dir: Path | None, engine: Engine | None) -> RuntimeTable:
-    """The live cluster's ClusterServingRuntimes when it has any, else the pinned kserve release's."""
-    from platformctl.drivers.sources import SourceResolver
-    from platformctl.kserve_runtimes import cluster_table, pinned_table
-    from platformctl.plan.lock import load_lock
-
-    if engine is not None:
-        live = cluster_table(engine)
-        if live.entries:
-            return live
-    cache = os.environ.get("PLATFORMCTL_CACHE_DIR")
-    resolver = SourceResolver(
-        load_lock(), manifests_dir=manifests_dir, cache_dir=Path(cache) if cache else None
-    )
-    return pinned_table(resolver, resolver.lock.selected(spec, "kserve")[0])
 
 
 def _print_changes(result: DeployModelResult) -> None:
@@ -245,7 +227,7 @@ def deploy_model(
 ) -> None:
     """Serve a model with KServe: render, apply, wait for Ready, print the URL and a request to paste."""
     from platformctl.cli.context import command_context
-    from platformctl.usecases.deploy_model import DeployModelRequest
+    from platformctl.usecases.deploy_model import DeployModelRequest, runtime_table
     from platformctl.usecases.deploy_model import deploy_model as run
     from platformctl.usecases.model_storage import StorageRequest
 
@@ -293,7 +275,7 @@ def deploy_model(
     )
     result = run(
         req,
-        table=lambda engine: runtime_table(spec, manifests_dir, engine),
+        table=lambda engine: runtime_table(spec, engine, manifests_dir=manifests_dir),
         engine_factory=lambda: connect_engine(ctx, spec),
         ingress=endpoint,
         reporter=_Progress(),

@@ -148,33 +148,29 @@ def up(
     ] = OutputFormat.table,
 ) -> None:
     """Create (or reuse) the cluster and install every enabled component; safe to re-run (resumes)."""
+    from platformctl.cli.context import command_context
     from platformctl.cli.progress import ProgressView, print_failures, steps_table, summary_table
     from platformctl.usecases.runner import RunInterrupted
-    from platformctl.usecases.up import UpOptions
-    from platformctl.usecases.up import up as up_usecase
+    from platformctl.usecases.up import UpOptions, up_command
 
     output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
     spec = load_spec_from_ctx(ctx, sets=sets)
-    g = global_options(ctx)
+    sources = _sources(manifests_dir, charts_dir, no_download, allow_unpinned_charts)
     opts = UpOptions(
         only=split_names(only),
         skip=split_names(skip),
         timeout=timeout,
         dry_run=dry_run,
-        force=force,
         force_conflicts=force_conflicts,
         skip_preflight=skip_preflight,
-        sources=_sources(manifests_dir, charts_dir, no_download, allow_unpinned_charts),
-        kubeconfig=g.kubeconfig,
-        context=g.context,
         prepull=prepull,
     )
     console = output.err
     try:
-        # Every planned component gets its line (pending) from the start.
-        planned = [n for n in spec.enabled() if (not opts.only or n in opts.only) and n not in opts.skip]
-        with ProgressView(console, planned) as view:
-            result = up_usecase(spec, opts, reporter=view)
+        # The use-case announces its plan (``pending`` events): every component's line from the start.
+        with ProgressView(console) as view:
+            cctx = command_context(ctx, spec, reporter=view, force=force, sources=sources)
+            result = up_command(cctx, opts)
     except RunInterrupted as exc:
         console.print(summary_table(exc.result, title="Interrupted", console_width=console.width))
         raise
@@ -189,11 +185,11 @@ def up(
     console.print(summary_table(result.run, console_width=console.width))
     if result.prepull is not None:
         output.info(f"images: {result.prepull.summary()}")
-    if g.verbose:
+    if global_options(ctx).verbose:
         console.print(steps_table(result.run, console_width=console.width))
     if not result.run.ok:
         print_failures(console, result.run)
-        _raise_summary(result.run)
+        result.run.raise_for_failure(rerun="platformctl up")
     if result.mode == "server-dry-run":
         pruned = f" ({result.pruned} pruned: no longer rendered)" if result.pruned else ""
         output.info(
@@ -207,20 +203,6 @@ def up(
             f"platform ready on {result.context} in {result.run.wall:.1f}s "
             f"({result.changed} objects changed); see URLs with `platformctl status`"
         )
-
-
-def _raise_summary(run: Any) -> None:
-    from platformctl.errors import PlatformError
-
-    failed = run.with_status("failed")
-    skipped = run.with_status("skipped")
-    first = run.runs[failed[0]].error
-    msg = f"{len(failed)} component(s) failed: {', '.join(failed)}"
-    if skipped:
-        msg += f"; skipped because of them: {', '.join(skipped)}"
-    hint = "fix the cause shown above and run `platformctl up` again: finished components are not redone"
-    cls = type(first) if isinstance(first, PlatformError) else PlatformError
-    raise cls(msg, hint=hint)
 
 
 def down(
@@ -404,8 +386,9 @@ def render(
     With --validate, check them offline in strict mode (no cluster needed): kinds with no schema and
     CRD fields that accept anything are reported, never silently passed.
     """
+    from platformctl.cli.context import command_context
     from platformctl.errors import CheckFailed, UsageError
-    from platformctl.usecases.render import render as render_usecase
+    from platformctl.usecases.render import render_command
 
     output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
 
@@ -421,11 +404,11 @@ def render(
             hint="use `platformctl render --validate --out DIR -o json`",
         )
     spec = load_spec_from_ctx(ctx, sets=sets)
-    result = render_usecase(
-        spec,
+    sources = _sources(manifests_dir, charts_dir, no_download, allow_unpinned_charts)
+    result = render_command(
+        command_context(ctx, spec, sources=sources),
         only=split_names(only),
         skip=split_names(skip),
-        sources=_sources(manifests_dir, charts_dir, no_download, allow_unpinned_charts),
         out_dir=out,
         validate=validate,
         force=force,

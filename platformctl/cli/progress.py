@@ -81,6 +81,11 @@ class ProgressView:
     def emit(self, event: Event) -> None:
         with self._lock:
             line = self._lines.get(event.step)
+            if event.kind == "pending":
+                # The plan, announced before anything runs: every component's line from the start.
+                if line is None:
+                    self._lines[event.step] = _Line(event.step)
+                return
             if line is None:
                 if event.kind in ("log", "progress") and not self._live_enabled:
                     self._plain(event.step, event.message)

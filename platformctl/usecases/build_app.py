@@ -89,13 +89,24 @@ def plan_build(directory: Path, app: str, *, provider: str, cluster_name: str, p
 def build_and_publish(
     plan: BuildPlan,
     *,
-    docker: DockerClient,
-    kind: Callable[[], KindCluster],
+    docker: DockerClient | None = None,
+    kind: Callable[[], KindCluster] | None = None,
     reporter: Reporter | None = None,
 ) -> BuiltImage:
-    """docker build; then kind load (kind) or docker push (--push). Progress lines go to ``reporter``."""
+    """docker build; then kind load (kind) or docker push (--push). Progress lines go to ``reporter``.
+
+    ``docker``: the daemon to build with (default: DOCKER_HOST, the docker context or the default socket);
+    ``kind``: how to reach the kind binary (default: usecases/cluster.kind_cluster)."""
     from platformctl.drivers.image_build import build_image, push_image
 
+    if docker is None:
+        from platformctl.drivers.docker import DockerClient
+
+        docker = DockerClient()
+    if kind is None:
+        from platformctl.usecases.cluster import kind_cluster
+
+        kind = kind_cluster
     rep = reporter or NullReporter()
     step = f"build/{plan.app}"
     reporting.start(rep, step, f"docker build {plan.directory} -t {plan.reference}")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from platformctl.components.base import RenderContext
     from platformctl.drivers.http import Endpoint
-    from platformctl.drivers.kube.engine import Engine
+    from platformctl.drivers.kube.engine import Engine as Engine  # the type of ``engine``, for commands
     from platformctl.drivers.tools import ToolResolver
     from platformctl.plan.lock import VersionLock
     from platformctl.plan.spec import PlatformSpec

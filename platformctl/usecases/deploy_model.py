@@ -36,8 +36,11 @@ from platformctl.usecases.model_spec import (
 from platformctl.usecases.model_storage import StorageObjects, StorageRequest
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from platformctl.drivers.http import Endpoint
     from platformctl.drivers.kube.engine import Engine
+    from platformctl.plan.spec import PlatformSpec
 
 COMPONENT = "models"
 INT32_MAX = 2**31 - 1
@@ -620,3 +623,20 @@ def promote_model(
     result.traffic = predictor_traffic(obj)
     reporting.finish(rep, step, "promoted")
     return result
+
+
+def runtime_table(
+    spec: PlatformSpec, engine: Engine | None, *, manifests_dir: Path | None = None
+) -> RuntimeTable:
+    """The live cluster's ClusterServingRuntimes when it has any, else the pinned kserve release's (from
+    ``manifests_dir``, the download cache or a verified download)."""
+    from platformctl.drivers.sources import SourceResolver
+    from platformctl.kserve_runtimes import cluster_table, pinned_table
+    from platformctl.plan.lock import load_lock
+
+    if engine is not None:
+        live = cluster_table(engine)
+        if live.entries:
+            return live
+    resolver = SourceResolver(load_lock(), manifests_dir=manifests_dir)  # cache: $PLATFORMCTL_CACHE_DIR
+    return pinned_table(resolver, resolver.lock.selected(spec, "kserve")[0])

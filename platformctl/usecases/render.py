@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from platformctl.plan.lock import VersionLock
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
+    from platformctl.usecases.context import CommandContext
 
 HEADER_PREFIX = "# Rendered by platformctl"
 
@@ -282,6 +283,31 @@ def render(
     if validate:
         result.validation = validate_rendered(result.components, spec=spec, sources=ctx.sources, reporter=rep)
     return result
+
+
+def render_command(
+    cctx: CommandContext,
+    *,
+    only: Sequence[str] = (),
+    skip: Sequence[str] = (),
+    out_dir: Path | None = None,
+    validate: bool = False,
+    force: bool = False,
+) -> RenderResult:
+    """``platformctl render`` with the per-command context: the spec, sources, lock and reporter come from
+    ``cctx`` (``force``: replace foreign files in ``out_dir``, as ``render`` says). Never touches the
+    cluster: the spec as written is rendered, not the provider's (no ``minikube ip`` for the domain)."""
+    return render(
+        cctx.spec,
+        only=only,
+        skip=skip,
+        sources=cctx.sources,
+        reporter=cctx.reporter,
+        out_dir=out_dir,
+        lock=cctx.lock,
+        validate=validate,
+        force=force,
+    )
 
 
 def _is_crd(obj: KubeObject) -> bool:

@@ -87,15 +87,31 @@ class RunResult:
     def with_status(self, status: Status) -> list[str]:
         return [n for n in self.order if self.runs[n].status == status]
 
-    def raise_for_failure(self) -> None:
-        """Raise the first failure (same error class, so the same exit code) naming everything else."""
+    def raise_for_failure(self, *, rerun: str | None = None) -> None:
+        """The one failure summary of a run (``up``, the library, benchmarks): raise when a component
+        failed, as the first failure's class, so the exit code is that error's.
+
+        Without ``rerun``: the first failure itself naming everything else ("a: <message> (also: b
+        failed; c skipped (...))"), with its details and hint; an error that is not a PlatformError is
+        re-raised as it is. With ``rerun`` (the command to run again, e.g. "platformctl up"): the caller
+        has already shown each failure with its diagnostics (the CLI's panels), so only the count
+        ("2 component(s) failed: a, b; skipped because of them: c") and how to resume; an unexpected
+        error becomes a PlatformError (exit 1): its type and message were shown with it."""
         failed = self.with_status("failed")
         if not failed:
             return
         first = self.runs[failed[0]]
         err = first.error
+        skipped = self.with_status("skipped")
+        if rerun is not None:
+            msg = f"{len(failed)} component(s) failed: {', '.join(failed)}"
+            if skipped:
+                msg += f"; skipped because of them: {', '.join(skipped)}"
+            hint = f"fix the cause shown above and run `{rerun}` again: finished components are not redone"
+            cls = type(err) if isinstance(err, PlatformError) else PlatformError
+            raise cls(msg, hint=hint)
         others = [f"{n} failed" for n in failed[1:]] + [
-            f"{n} skipped ({self.runs[n].reason})" for n in self.with_status("skipped")
+            f"{n} skipped ({self.runs[n].reason})" for n in skipped
         ]
         suffix = f" (also: {'; '.join(others)})" if others else ""
         if isinstance(err, PlatformError):

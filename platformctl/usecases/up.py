@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 from platformctl import reporting
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
     from platformctl.usecases.cluster import ClusterInfo
+    from platformctl.usecases.context import CommandContext
     from platformctl.usecases.prepull import Prepull, PrepullReport
     from platformctl.usecases.prepull_existing import ExistingPrepull
 
@@ -319,6 +320,8 @@ def up(
     base: Reporter = reporter or reporting.NullReporter()
     connect = connect or default_connect
     plan = build_plan(spec, only=options.only, skip=options.skip)
+    for name in plan.order:  # the plan, before anything runs: a view lists every component from the start
+        reporting.pending(base, name)
     rep = ComponentTaggingReporter(base, plan.order)
     timeout = options.timeout or spec.timeouts.component
     checked = spec  # the spec preflight checks and renders for
@@ -439,6 +442,24 @@ def up(
             prepull.cancel()
             result.prepull = prepull.wait(timeout=prepull.grace)
     return result
+
+
+def up_command(
+    cctx: CommandContext, options: UpOptions = UpOptions(), *, cancel: threading.Event | None = None
+) -> UpResult:
+    """``platformctl up`` with the per-command context: the spec, the cluster selection (--kubeconfig,
+    --context), --force, the sources, the lock, the engine connection and the reporter come from
+    ``cctx`` (they override the same fields of ``options``). Component failures are in ``result.run``
+    (``raise_for_failure``); the plan is ``result.plan`` and was announced to the reporter (``pending``)
+    before anything ran."""
+    opts = replace(
+        options,
+        kubeconfig=cctx.kubeconfig,
+        context=cctx.context,
+        force=cctx.force,
+        sources=cctx.sources,
+    )
+    return up(cctx.spec, opts, reporter=cctx.reporter, connect=cctx.connect, lock=cctx.lock, cancel=cancel)
 
 
 def _start_images(

@@ -62,6 +62,27 @@ def test_plain_mode_prints_lines_not_live() -> None:
     ]
 
 
+def test_pending_events_list_the_plan_from_the_start() -> None:
+    """``up`` announces its plan (``pending``): the live view lists those components before they start;
+    plain output prints nothing for them (only what happens)."""
+    c, _ = console(True)
+    view = ProgressView(c, live=True)
+    for name in ("istio", "dapr"):
+        view.emit(Event("pending", name))
+    view.emit(Event("start", "istio", "preparing"))
+    view.emit(Event("pending", "istio"))  # announced again: the running line is kept
+    probe, buf = console(True)
+    probe.print(view.renderable())
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
+    assert len(lines) == 2
+    assert "istio" in lines[0] and "preparing" in lines[0]
+    assert "dapr" in lines[1] and "·" in lines[1]
+    plain, out = console(False)
+    with ProgressView(plain) as quiet:
+        quiet.emit(Event("pending", "istio"))
+    assert out.getvalue() == ""
+
+
 def _result() -> RunResult:
     runs = {
         "a": ComponentRun("a", "succeeded", 0.0, 5.0, summary="3 created"),

@@ -154,3 +154,31 @@ def test_unexpected_exception_is_recorded_and_reraised() -> None:
     assert result.with_status("failed") == ["a"]
     with pytest.raises(ValueError, match="boom"):
         result.raise_for_failure()
+
+
+def test_failure_summary_after_the_failures_were_shown() -> None:
+    """raise_for_failure(rerun=...): what `up` ends with after its panels showed each failure."""
+    from platformctl.errors import PlatformError
+
+    def task(name: str, ctx: TaskContext) -> None:
+        if name == "a":
+            raise NotReadyError("deployment a not ready", details=["pod a-1: ImagePullBackOff"], hint="h")
+        if name == "e":
+            raise ValueError("boom")
+
+    result = run_dag(ORDER, DEPS, task)
+    with pytest.raises(NotReadyError) as info:
+        result.raise_for_failure(rerun="platformctl up")
+    assert info.value.message == "2 component(s) failed: a, e; skipped because of them: c, d"
+    assert info.value.details == []  # already shown, not repeated
+    assert info.value.hint is not None and "run `platformctl up` again" in info.value.hint
+
+    # An unexpected first error: a PlatformError (exit 1), its traceback class was shown with it.
+    only_e = run_dag(("e",), {"e": ()}, task)
+    with pytest.raises(PlatformError) as generic:
+        only_e.raise_for_failure(rerun="platformctl up")
+    assert type(generic.value) is PlatformError
+    assert generic.value.message == "1 component(s) failed: e"
+
+    ok = run_dag(("b",), {"b": ()}, task)
+    ok.raise_for_failure(rerun="platformctl up")  # nothing failed: nothing raised

@@ -125,3 +125,43 @@ def test_status_and_down_existing(toys: dict[str, ToyComponent]) -> None:
     assert sum(res.pruned.values()) == len(COMPONENTS)
     st2 = status(SPEC, engine, ctx)  # type: ignore[arg-type]
     assert not st2.healthy and st2.components[0].reason == "not installed"
+
+
+def test_up_announces_its_plan_before_anything_runs(toys: dict[str, ToyComponent]) -> None:
+    """The CLI's progress view lists every component from the start: up reports ``pending`` for each
+    component of its plan (--only/--skip applied) before the first step, and returns the plan."""
+    rec = RecordingReporter()
+    res = up(SPEC, UpOptions(skip=("conference",)), reporter=rec, connect=connector(ToyEngine()))
+    kinds = [(e.kind, e.step) for e in rec.events]
+    pending = [step for kind, step in kinds if kind == "pending"]
+    assert pending == list(res.plan.order) and "conference" not in pending
+    first_start = next(i for i, (kind, _) in enumerate(kinds) if kind == "start")
+    assert all(kinds.index(("pending", n)) < first_start for n in pending)
+
+
+def test_up_and_render_take_the_per_command_context(toys: dict[str, ToyComponent]) -> None:
+    """up_command/render_command read the spec, cluster selection, sources and reporter from the
+    context (they override UpOptions' fields of the same name)."""
+    from platformctl.usecases.context import CommandContext
+    from platformctl.usecases.render import SourceOptions, render_command
+    from platformctl.usecases.up import up_command
+
+    engine = ToyEngine()
+    seen: list[tuple[str | None, str | None]] = []
+
+    def connect(kubeconfig: str | None, context: str | None, reporter: Any) -> Any:
+        seen.append((kubeconfig, context))
+        return engine
+
+    rec = RecordingReporter()
+    sources = SourceOptions(allow_download=False)
+    cctx = CommandContext(
+        SPEC, kubeconfig="/k", context="ctx", reporter=rec, sources=sources, connect=connect
+    )
+    res = up_command(cctx, UpOptions(only=("istio",), kubeconfig="/ignored", context="ignored"))
+    assert res.run is not None and res.run.ok and list(res.plan.order) == ["istio"]
+    assert seen and set(seen) == {("/k", "ctx")}
+    assert ("finish", "istio") in [(e.kind, e.step) for e in rec.events]
+
+    rendered = render_command(cctx, only=("istio",))
+    assert [c.name for c in rendered.components] == ["istio"]
