@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from platformctl.components import common
-from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Step
+from platformctl.components.base import Apply, Health, RenderContext, Step
+from platformctl.kubeobjects import KubeObject
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine

@@ -22,13 +22,13 @@ from platformctl.components.workloads import (
     STATESTORE_NAME,
     TOPIC,
     Deadline,
-    KubeObject,
     building_block,
     ready_urls,
     wait_ksvcs,
     workloads_namespace,
 )
 from platformctl.drivers.templates import render_template
+from platformctl.kubeobjects import KubeObject
 from platformctl.reporting import log
 
 if TYPE_CHECKING:

@@ -14,14 +14,13 @@ from platformctl.components.workloads import (
     INFRA_IMAGES,
     INFRA_STATEFULSETS,
     KAFKA_TOPIC_JOB,
-    SYSTEM_NAMESPACES,
     TOPIC,
     Deadline,
-    KubeObject,
     namespace_object,
     workloads_namespace,
 )
 from platformctl.drivers.templates import render_template
+from platformctl.kubeobjects import PROTECTED_NAMESPACES, KubeObject
 from platformctl.reporting import log
 
 if TYPE_CHECKING:
@@ -47,7 +46,7 @@ class InfraComponent:
 
     def render_namespace(self, ctx: RenderContext) -> list[KubeObject]:
         ns = workloads_namespace(ctx)
-        return [] if ns in SYSTEM_NAMESPACES else [namespace_object(ns)]
+        return [] if ns in PROTECTED_NAMESPACES else [namespace_object(ns)]
 
     def render(self, ctx: RenderContext) -> list[KubeObject]:
         values = {
@@ -77,7 +76,7 @@ class InfraComponent:
             wait_infra(engine, ns, Deadline(timeout))
 
         steps: list[Step] = []
-        if ns not in SYSTEM_NAMESPACES:
+        if ns not in PROTECTED_NAMESPACES:
             steps.append(Apply("namespace", self.render_namespace))
         steps += [
             Wait("generate passwords (once, kept on re-runs)", secrets),

@@ -30,8 +30,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from platformctl.components import common
-from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Step
+from platformctl.components.base import Apply, Health, RenderContext, Step
 from platformctl.errors import SourceError
+from platformctl.kubeobjects import KubeObject, dedupe
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
@@ -95,7 +96,7 @@ def render_base(ctx: RenderContext) -> list[KubeObject]:
     objs = [common.namespace(NAMESPACE)]
     objs += common.pinned_role_documents(ctx, NAME, "istio-crds")
     objs += common.render_helm(ctx, NAME, "base", "istio-base", NAMESPACE, base_values())
-    return _finish(common.dedupe(objs))
+    return _finish(dedupe(objs))
 
 
 def render_istiod(ctx: RenderContext) -> list[KubeObject]:

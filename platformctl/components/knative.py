@@ -31,7 +31,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from platformctl.components import common
-from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Step
+from platformctl.components.base import Apply, Health, RenderContext, Step
+from platformctl.kubeobjects import KubeObject, dedupe
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
@@ -66,7 +67,7 @@ def render_core(ctx: RenderContext) -> list[KubeObject]:
         common.set_configmap_data(objs, NAMESPACE, cm, data)
     for kind, name in RECONCILED_WEBHOOKS:
         common.drop_webhook_fields(objs, kind, name, ("rules",))
-    return common.dedupe(objs)
+    return dedupe(objs)
 
 
 def render_net_istio(ctx: RenderContext) -> list[KubeObject]:

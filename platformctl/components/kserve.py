@@ -38,8 +38,9 @@ import json
 from typing import TYPE_CHECKING
 
 from platformctl.components import common
-from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Step
+from platformctl.components.base import Apply, Health, RenderContext, Step
 from platformctl.errors import SourceError
+from platformctl.kubeobjects import KubeObject, dedupe
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
@@ -106,7 +107,7 @@ def render_main(ctx: RenderContext) -> list[KubeObject]:
 
 def render_cluster_resources(ctx: RenderContext) -> list[KubeObject]:
     late = [o for o in common.pinned_documents(ctx, NAME, "kserve.yaml") if o.get("kind") in LATE_KINDS]
-    objs = common.dedupe([*late, *common.pinned_documents(ctx, NAME, "kserve-cluster-resources.yaml")])
+    objs = dedupe([*late, *common.pinned_documents(ctx, NAME, "kserve-cluster-resources.yaml")])
     common.drop_cluster_scoped_namespace(objs)
     return objs
 

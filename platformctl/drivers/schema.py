@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from platformctl.kubeobjects import KubeObject
+
 if TYPE_CHECKING:
     from platformctl.drivers.sources import SourceResolver
     from platformctl.plan.lock import VersionLock
 
-KubeObject = dict[str, Any]
 
 # CRD files (by lock component) whose schemas validate the workloads' custom resources.
 CRD_FILES: dict[str, tuple[str, ...]] = {

@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from platformctl.usecases.render import RenderedComponent, SourceOptions
 
 Pinning = Literal["digest", "tag", "unpinned"]
-KubeObject = dict[str, Any]
 
 DEFAULT_REGISTRY = "docker.io"
 # The kinds whose pod template lives at spec.template.spec (apps/v1, batch/v1, serving.knative.dev/v1).
