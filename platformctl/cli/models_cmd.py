@@ -19,8 +19,8 @@ from platformctl.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from platformctl.components.kserve_runtimes import RuntimeTable
     from platformctl.drivers.kube.engine import Engine
-    from platformctl.kserve_runtimes import RuntimeTable
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Event
     from platformctl.usecases.deploy_model import DeployModelResult
@@ -43,8 +43,8 @@ def connect_engine(ctx: typer.Context, spec: PlatformSpec) -> Engine:
 
 def runtime_table(spec: PlatformSpec, manifests_dir: Path | None, engine: Engine | None) -> RuntimeTable:
     """The live cluster's ClusterServingRuntimes when it has any, else the pinned kserve release's."""
+    from platformctl.components.kserve_runtimes import cluster_table, pinned_table
     from platformctl.drivers.sources import SourceResolver
-    from platformctl.kserve_runtimes import cluster_table, pinned_table
     from platformctl.plan.lock import load_lock
 
     if engine is not None:

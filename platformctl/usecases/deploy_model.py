@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from platformctl import reporting
+from platformctl.components.kserve_runtimes import HTTP_PROTOCOLS, RuntimeTable
 from platformctl.errors import ClusterError, SafetyError, UsageError
-from platformctl.kserve_runtimes import HTTP_PROTOCOLS, RuntimeTable
 from platformctl.plan.spec import DNS1123_LABEL, DNS1123_SUBDOMAIN
 from platformctl.reporting import NullReporter, Reporter
 from platformctl.usecases import model_storage

@@ -311,7 +311,7 @@ def _runtime_images(
     components: Sequence[RenderedComponent],
 ) -> tuple[Any, dict[str, list[tuple[str, str]]]]:
     """The runtime selection table over the rendered ClusterServingRuntimes, and runtime → images."""
-    from platformctl.kserve_runtimes import table_from_objects
+    from platformctl.components.kserve_runtimes import table_from_objects
 
     runtimes = [
         o

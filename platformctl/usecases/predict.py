@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from platformctl.components.kserve_runtimes import HTTP_PROTOCOLS
 from platformctl.errors import ClusterError, UsageError
-from platformctl.kserve_runtimes import HTTP_PROTOCOLS
 from platformctl.kubeobjects import is_true
 from platformctl.usecases.deploy_model import validate_name
 from platformctl.usecases.model_spec import ISVC_API, ISVC_KIND, settings_from_live
