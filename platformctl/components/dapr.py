@@ -32,11 +32,12 @@ from typing import TYPE_CHECKING, Any
 from platformctl.components import common
 from platformctl.components.base import Apply, Health, RenderContext, Step, Wait
 from platformctl.kubeobjects import KubeObject, dedupe
+from platformctl.plan import names
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
 
-NAME = "dapr"
+NAME = names.DAPR
 NAMESPACE = "dapr-system"
 RELEASE = "dapr"
 INJECTOR_SERVICE = "dapr-sidecar-injector"

@@ -21,6 +21,7 @@ from platformctl.components.workloads import (
 )
 from platformctl.drivers.templates import render_template
 from platformctl.kubeobjects import PROTECTED_NAMESPACES, KubeObject
+from platformctl.plan import names
 from platformctl.reporting import log
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ TEMPLATES: tuple[str, ...] = ("infra/redis.yaml.j2", "infra/postgresql.yaml.j2",
 
 
 class InfraComponent:
-    name = "infra"
+    name = names.INFRA
     depends_on: tuple[str, ...] = ()
     # The workloads namespace may be shared with conference/iris or be "default": never pruned by us.
     namespaces: tuple[str, ...] = ()

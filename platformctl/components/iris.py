@@ -21,6 +21,7 @@ from platformctl.components.workloads import (
 from platformctl.drivers.templates import render_template
 from platformctl.errors import NotReadyError
 from platformctl.kubeobjects import PROTECTED_NAMESPACES, KubeObject, condition, conditions
+from platformctl.plan import names
 from platformctl.reporting import log
 
 if TYPE_CHECKING:
@@ -32,19 +33,19 @@ STORAGE_URI = "gs://kfserving-examples/models/sklearn/1.0/model"
 
 
 class IrisComponent:
-    name = "iris"
-    depends_on: tuple[str, ...] = ("kserve", "knative-serving")
+    name = names.IRIS
+    depends_on: tuple[str, ...] = (names.KSERVE, names.KNATIVE_SERVING)
     namespaces: tuple[str, ...] = ()
 
     def version(self, ctx: RenderContext) -> str:
-        version, _ = ctx.lock.selected(ctx.spec, "kserve")
+        version, _ = ctx.lock.selected(ctx.spec, names.KSERVE)
         return f"{NAME} (kserve {version})"
 
     def render(self, ctx: RenderContext) -> list[KubeObject]:
         ns = model_namespace(ctx)
         objects: list[KubeObject] = []
         # Create the model namespace unless it is a system one or infra already owns it.
-        shared = ns == workloads_namespace(ctx) and ctx.spec.components["infra"].enabled
+        shared = ns == workloads_namespace(ctx) and ctx.spec.components[names.INFRA].enabled
         if ns not in PROTECTED_NAMESPACES and not shared:
             objects.append(namespace_object(ns))
         objects += render_template(

@@ -33,11 +33,12 @@ from platformctl.components import common
 from platformctl.components.base import Apply, Health, RenderContext, Step
 from platformctl.errors import SourceError
 from platformctl.kubeobjects import KubeObject, dedupe
+from platformctl.plan import names
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
 
-NAME = "istio"
+NAME = names.ISTIO
 NAMESPACE = "istio-system"
 GATEWAY_RELEASE = "istio-ingressgateway"
 HTTP_NODE_PORT = 31080  # host 80 → node port 31080 (templates/kind-config.yaml.j2)

@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING
 from platformctl.components import common
 from platformctl.components.base import Apply, Health, RenderContext, Step
 from platformctl.kubeobjects import KubeObject, dedupe
+from platformctl.plan import names
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
 
-NAME = "knative-serving"
+NAME = names.KNATIVE_SERVING
 NAMESPACE = "knative-serving"
 # Deployments in serving-core.yaml / net-istio.yaml 1.15.x and 1.21.x.
 CORE_DEPLOYMENTS = ("controller", "activator", "autoscaler", "webhook")
@@ -80,7 +81,7 @@ def render_jobs(ctx: RenderContext) -> list[KubeObject]:
 
 class KnativeServing:
     name = NAME
-    depends_on: tuple[str, ...] = ("istio",)
+    depends_on: tuple[str, ...] = (names.ISTIO,)
     namespaces: tuple[str, ...] = (NAMESPACE,)
 
     def version(self, ctx: RenderContext) -> str:

@@ -41,11 +41,12 @@ from platformctl.components import common
 from platformctl.components.base import Apply, Health, RenderContext, Step
 from platformctl.errors import SourceError
 from platformctl.kubeobjects import KubeObject, dedupe
+from platformctl.plan import names
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
 
-NAME = "kserve"
+NAME = names.KSERVE
 NAMESPACE = "kserve"
 CONFIGMAP = "inferenceservice-config"
 MODE_SETTING = "defaultDeploymentMode"  # manifests/lock.yaml components.kserve.versions.<v>.settings
@@ -114,7 +115,7 @@ def render_cluster_resources(ctx: RenderContext) -> list[KubeObject]:
 
 class KServe:
     name = NAME
-    depends_on: tuple[str, ...] = ("cert-manager", "knative-serving")
+    depends_on: tuple[str, ...] = (names.CERT_MANAGER, names.KNATIVE_SERVING)
     namespaces: tuple[str, ...] = (NAMESPACE,)
 
     def version(self, ctx: RenderContext) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from platformctl.kubeobjects import KubeObject
+from platformctl.plan import names as component_names
 
 if TYPE_CHECKING:
     from platformctl.drivers.sources import SourceResolver
@@ -29,9 +30,9 @@ if TYPE_CHECKING:
 
 # CRD files (by lock component) whose schemas validate the workloads' custom resources.
 CRD_FILES: dict[str, tuple[str, ...]] = {
-    "knative-serving": ("serving-crds.yaml",),
-    "kserve": ("kserve.yaml",),
-    "dapr": (
+    component_names.KNATIVE_SERVING: ("serving-crds.yaml",),
+    component_names.KSERVE: ("kserve.yaml",),
+    component_names.DAPR: (
         "components.yaml",
         "configuration.yaml",
         "httpendpoints.yaml",
@@ -44,8 +45,8 @@ CRD_FILES: dict[str, tuple[str, ...]] = {
 # crd-all (Knative's Gateway/PeerAuthentication objects) and cert-manager's release manifest (Issuer,
 # Certificate of KServe).
 PLATFORM_CRD_FILES: dict[str, tuple[str, ...]] = {
-    "istio": ("crd-all.gen.yaml",),
-    "cert-manager": ("cert-manager.yaml",),
+    component_names.ISTIO: ("crd-all.gen.yaml",),
+    component_names.CERT_MANAGER: ("cert-manager.yaml",),
     **CRD_FILES,
 }
 
