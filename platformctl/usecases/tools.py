@@ -78,6 +78,11 @@ def spec_tools(spec: PlatformSpec) -> tuple[str, ...]:
     return (*TOOLS, *extra)
 
 
+def bundle_tools(spec: PlatformSpec) -> tuple[str, ...]:
+    """The tool binaries ``bundle DIR`` carries: the provider's beyond kind/helm/kubectl (minikube)."""
+    return spec_tools(spec)[len(TOOLS) :]
+
+
 def select_tools(requested: Sequence[str], spec: PlatformSpec) -> tuple[str, ...]:
     """The tools a command works on: the ones named (``tools install minikube``), else ``spec_tools``."""
     if not requested:

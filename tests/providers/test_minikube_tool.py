@@ -93,3 +93,25 @@ def test_tools_install_for_the_minikube_provider_downloads_it_verified(tmp_path:
         ("minikube", "download", MINIKUBE_V, True)
     ]
     assert rows[0].path == str(tmp_path / "cache/tools/minikube" / MINIKUBE_V / PLAT / "minikube")
+
+
+def test_bundle_tools_download_the_pinned_minikube_verified(tmp_path: Path) -> None:
+    from platformctl.usecases.bundle_tools import add_tools, verify_tools
+
+    data = _minikube_bytes()
+    rel = f"tools/minikube/{MINIKUBE_V}/{PLAT}/minikube"
+    bundle = tmp_path / "b"
+    bundle.mkdir()
+    with LocalHTTPServer() as srv:
+        srv.add(f"/{MINIKUBE_V}/minikube-{PLAT}", data)
+        srv.add(f"/{MINIKUBE_V}/minikube-{PLAT}.sha256", ("0" * 64 + "\n").encode())
+        (bad,) = add_tools(bundle, ["minikube"], resolver(tmp_path, srv.url("")))
+        assert bad.status == "error" and "sha256" in bad.message
+        assert not (bundle / rel).exists()  # unverified bytes never reach the bundle
+        srv.add(f"/{MINIKUBE_V}/minikube-{PLAT}.sha256", (hashlib.sha256(data).hexdigest() + "\n").encode())
+        (row,) = add_tools(bundle, ["minikube"], resolver(tmp_path, srv.url("")))
+    assert (row.path, row.status, row.actual_sha256) == (rel, "added", hashlib.sha256(data).hexdigest())
+    assert (bundle / rel).read_bytes() == data
+    assert [(f.path, f.status) for f in verify_tools(bundle)] == [(rel, "ok")]
+    (bundle / (rel + ".sha256")).unlink()
+    assert [(f.path, f.status) for f in verify_tools(bundle)] == [(rel, "missing")]
