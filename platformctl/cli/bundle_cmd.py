@@ -122,7 +122,8 @@ def bundle(
 ) -> None:
     """Download every pinned manifest into DIR (verified), or check DIR with --verify.
 
-    The bundle also holds every pinned Helm chart archive (charts/<chart>-<version>.tgz).
+    The bundle also holds every pinned Helm chart archive (charts/<chart>-<version>.tgz) and, for
+    cluster.provider minikube, the pinned minikube binary (tools/minikube/<version>/<os>-<arch>/).
     """
     from platformctl.errors import IntegrityError
     from platformctl.usecases.bundle import create_bundle, verify_bundle
@@ -133,6 +134,9 @@ def bundle(
     if verify:
         report = verify_bundle(directory, components=component or None, reporter=reporter)
     else:
+        from platformctl.cli.common import load_spec_from_ctx
+        from platformctl.usecases.tools import bundle_tools
+
         report = create_bundle(
             directory,
             components=component or None,
@@ -141,6 +145,8 @@ def bundle(
             mirror=mirror,
             allow_download=not no_download,
             reporter=reporter,
+            # The provider's binaries (minikube for cluster.provider minikube), with the whole bundle.
+            tools=() if component else bundle_tools(load_spec_from_ctx(ctx, sets=sets)),
         )
     if images and not verify and report.ok:
         _save_images(ctx, directory, report, charts_dir, not no_download, sets, reporter)

@@ -12,14 +12,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from platformctl.kubeobjects import KubeObject as KubeObject  # re-exported: the contract's object type
+
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
     from platformctl.drivers.sources import SourceResolver
     from platformctl.plan.lock import VersionLock
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
-
-KubeObject = dict[str, Any]
 
 
 @dataclass

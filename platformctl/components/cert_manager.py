@@ -14,12 +14,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from platformctl.components import common
-from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Step
+from platformctl.components.base import Apply, Health, RenderContext, Step
+from platformctl.kubeobjects import KubeObject
+from platformctl.plan import names
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
 
-NAME = "cert-manager"
+NAME = names.CERT_MANAGER
 NAMESPACE = "cert-manager"
 DEPLOYMENTS = ("cert-manager", "cert-manager-cainjector", "cert-manager-webhook")
 WEBHOOK_SERVICE = "cert-manager-webhook"

@@ -8,8 +8,9 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Wait
+from platformctl.components.base import Apply, Health, RenderContext, Wait
 from platformctl.errors import SourceError, UsageError
+from platformctl.kubeobjects import KubeObject
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
@@ -82,28 +83,6 @@ def render_helm(
 
 def namespace(name: str) -> KubeObject:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-
-
-def key(obj: KubeObject) -> tuple[str, str, str, str]:
-    md = obj.get("metadata") or {}
-    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
-    return (group, str(obj.get("kind", "")), str(md.get("namespace") or ""), str(md.get("name") or ""))
-
-
-def dedupe(objects: Iterable[KubeObject]) -> list[KubeObject]:
-    """Drop later duplicates (same group/kind/namespace/name); generateName objects are kept."""
-    seen: set[tuple[str, str, str, str]] = set()
-    out: list[KubeObject] = []
-    for obj in objects:
-        k = key(obj)
-        if not k[3]:
-            out.append(obj)
-            continue
-        if k in seen:
-            continue
-        seen.add(k)
-        out.append(obj)
-    return out
 
 
 def in_namespace(objects: Iterable[KubeObject], ns: str, cluster_scoped: Sequence[str]) -> list[KubeObject]:

@@ -22,13 +22,14 @@ from platformctl.components.workloads import (
     STATESTORE_NAME,
     TOPIC,
     Deadline,
-    KubeObject,
     building_block,
     ready_urls,
     wait_ksvcs,
     workloads_namespace,
 )
 from platformctl.drivers.templates import render_template
+from platformctl.kubeobjects import KubeObject
+from platformctl.plan import names
 from platformctl.reporting import log
 
 if TYPE_CHECKING:
@@ -107,8 +108,8 @@ def service_values(namespace: str) -> list[dict[str, Any]]:
 
 
 class ConferenceComponent:
-    name = "conference"
-    depends_on: tuple[str, ...] = ("knative-serving", "dapr", "infra")
+    name = names.CONFERENCE
+    depends_on: tuple[str, ...] = (names.KNATIVE_SERVING, names.DAPR, names.INFRA)
     namespaces: tuple[str, ...] = ()
 
     def version(self, ctx: RenderContext) -> str:
@@ -138,7 +139,7 @@ class ConferenceComponent:
 
     def steps(self, ctx: RenderContext) -> list[Step]:
         ns = workloads_namespace(ctx)
-        infra_enabled = ctx.spec.components["infra"].enabled
+        infra_enabled = ctx.spec.components[names.INFRA].enabled
 
         def backing_services(engine: Engine, timeout: float) -> None:
             deadline = Deadline(timeout)

@@ -30,12 +30,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from platformctl.components import common
-from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Step, Wait
+from platformctl.components.base import Apply, Health, RenderContext, Step, Wait
+from platformctl.kubeobjects import KubeObject, dedupe
+from platformctl.plan import names
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
 
-NAME = "dapr"
+NAME = names.DAPR
 NAMESPACE = "dapr-system"
 RELEASE = "dapr"
 INJECTOR_SERVICE = "dapr-sidecar-injector"
@@ -69,7 +71,7 @@ def render(ctx: RenderContext) -> list[KubeObject]:
     objs = [common.namespace(NAMESPACE)]
     objs += _conversion_namespace(common.pinned_role_documents(ctx, NAME, "dapr-crds"))
     objs += common.render_helm(ctx, NAME, "dapr", RELEASE, NAMESPACE, chart_values())
-    return common.in_namespace(common.dedupe(objs), NAMESPACE, common.CLUSTER_SCOPED)
+    return common.in_namespace(dedupe(objs), NAMESPACE, common.CLUSTER_SCOPED)
 
 
 def _scheduler_wait() -> Wait:

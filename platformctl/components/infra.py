@@ -14,14 +14,14 @@ from platformctl.components.workloads import (
     INFRA_IMAGES,
     INFRA_STATEFULSETS,
     KAFKA_TOPIC_JOB,
-    SYSTEM_NAMESPACES,
     TOPIC,
     Deadline,
-    KubeObject,
     namespace_object,
     workloads_namespace,
 )
 from platformctl.drivers.templates import render_template
+from platformctl.kubeobjects import PROTECTED_NAMESPACES, KubeObject
+from platformctl.plan import names
 from platformctl.reporting import log
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ TEMPLATES: tuple[str, ...] = ("infra/redis.yaml.j2", "infra/postgresql.yaml.j2",
 
 
 class InfraComponent:
-    name = "infra"
+    name = names.INFRA
     depends_on: tuple[str, ...] = ()
     # The workloads namespace may be shared with conference/iris or be "default": never pruned by us.
     namespaces: tuple[str, ...] = ()
@@ -47,7 +47,7 @@ class InfraComponent:
 
     def render_namespace(self, ctx: RenderContext) -> list[KubeObject]:
         ns = workloads_namespace(ctx)
-        return [] if ns in SYSTEM_NAMESPACES else [namespace_object(ns)]
+        return [] if ns in PROTECTED_NAMESPACES else [namespace_object(ns)]
 
     def render(self, ctx: RenderContext) -> list[KubeObject]:
         values = {
@@ -77,7 +77,7 @@ class InfraComponent:
             wait_infra(engine, ns, Deadline(timeout))
 
         steps: list[Step] = []
-        if ns not in SYSTEM_NAMESPACES:
+        if ns not in PROTECTED_NAMESPACES:
             steps.append(Apply("namespace", self.render_namespace))
         steps += [
             Wait("generate passwords (once, kept on re-runs)", secrets),

@@ -11,9 +11,6 @@ from typing import TYPE_CHECKING
 from platformctl.components.base import Apply, Health, RenderContext, Step, Wait
 from platformctl.components.workloads import (
     ISVC_API,
-    SYSTEM_NAMESPACES,
-    KubeObject,
-    condition,
     describe_condition,
     model_namespace,
     namespace_object,
@@ -23,6 +20,8 @@ from platformctl.components.workloads import (
 )
 from platformctl.drivers.templates import render_template
 from platformctl.errors import NotReadyError
+from platformctl.kubeobjects import PROTECTED_NAMESPACES, KubeObject, condition, conditions
+from platformctl.plan import names
 from platformctl.reporting import log
 
 if TYPE_CHECKING:
@@ -34,20 +33,20 @@ STORAGE_URI = "gs://kfserving-examples/models/sklearn/1.0/model"
 
 
 class IrisComponent:
-    name = "iris"
-    depends_on: tuple[str, ...] = ("kserve", "knative-serving")
+    name = names.IRIS
+    depends_on: tuple[str, ...] = (names.KSERVE, names.KNATIVE_SERVING)
     namespaces: tuple[str, ...] = ()
 
     def version(self, ctx: RenderContext) -> str:
-        version, _ = ctx.lock.selected(ctx.spec, "kserve")
+        version, _ = ctx.lock.selected(ctx.spec, names.KSERVE)
         return f"{NAME} (kserve {version})"
 
     def render(self, ctx: RenderContext) -> list[KubeObject]:
         ns = model_namespace(ctx)
         objects: list[KubeObject] = []
         # Create the model namespace unless it is a system one or infra already owns it.
-        shared = ns == workloads_namespace(ctx) and ctx.spec.components["infra"].enabled
-        if ns not in SYSTEM_NAMESPACES and not shared:
+        shared = ns == workloads_namespace(ctx) and ctx.spec.components[names.INFRA].enabled
+        if ns not in PROTECTED_NAMESPACES and not shared:
             objects.append(namespace_object(ns))
         objects += render_template(
             "iris/inferenceservice.yaml.j2", {"name": NAME, "namespace": ns, "storage_uri": STORAGE_URI}
@@ -82,8 +81,8 @@ def wait_inference_service(engine: Engine, namespace: str, name: str, timeout: f
         why, lines = revision_details(engine, namespace, revision)
         failing = [
             f"inferenceservice {namespace}/{name}: {describe_condition(c)}"
-            for c in status.get("conditions") or []
-            if isinstance(c, dict) and c.get("status") != "True"
+            for c in conditions(live).values()
+            if c.get("status") != "True"
         ]
         raise NotReadyError(
             f"InferenceService {namespace}/{name} is not Ready after {timeout:.0f}s: "

@@ -30,13 +30,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from platformctl.components import common
-from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Step
+from platformctl.components.base import Apply, Health, RenderContext, Step
 from platformctl.errors import SourceError
+from platformctl.kubeobjects import KubeObject, dedupe
+from platformctl.plan import names
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
 
-NAME = "istio"
+NAME = names.ISTIO
 NAMESPACE = "istio-system"
 GATEWAY_RELEASE = "istio-ingressgateway"
 HTTP_NODE_PORT = 31080  # host 80 → node port 31080 (templates/kind-config.yaml.j2)
@@ -95,7 +97,7 @@ def render_base(ctx: RenderContext) -> list[KubeObject]:
     objs = [common.namespace(NAMESPACE)]
     objs += common.pinned_role_documents(ctx, NAME, "istio-crds")
     objs += common.render_helm(ctx, NAME, "base", "istio-base", NAMESPACE, base_values())
-    return _finish(common.dedupe(objs))
+    return _finish(dedupe(objs))
 
 
 def render_istiod(ctx: RenderContext) -> list[KubeObject]:

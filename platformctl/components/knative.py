@@ -31,12 +31,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from platformctl.components import common
-from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Step
+from platformctl.components.base import Apply, Health, RenderContext, Step
+from platformctl.kubeobjects import KubeObject, dedupe
+from platformctl.plan import names
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
 
-NAME = "knative-serving"
+NAME = names.KNATIVE_SERVING
 NAMESPACE = "knative-serving"
 # Deployments in serving-core.yaml / net-istio.yaml 1.15.x and 1.21.x.
 CORE_DEPLOYMENTS = ("controller", "activator", "autoscaler", "webhook")
@@ -66,7 +68,7 @@ def render_core(ctx: RenderContext) -> list[KubeObject]:
         common.set_configmap_data(objs, NAMESPACE, cm, data)
     for kind, name in RECONCILED_WEBHOOKS:
         common.drop_webhook_fields(objs, kind, name, ("rules",))
-    return common.dedupe(objs)
+    return dedupe(objs)
 
 
 def render_net_istio(ctx: RenderContext) -> list[KubeObject]:
@@ -79,7 +81,7 @@ def render_jobs(ctx: RenderContext) -> list[KubeObject]:
 
 class KnativeServing:
     name = NAME
-    depends_on: tuple[str, ...] = ("istio",)
+    depends_on: tuple[str, ...] = (names.ISTIO,)
     namespaces: tuple[str, ...] = (NAMESPACE,)
 
     def version(self, ctx: RenderContext) -> str:

@@ -38,13 +38,15 @@ import json
 from typing import TYPE_CHECKING
 
 from platformctl.components import common
-from platformctl.components.base import Apply, Health, KubeObject, RenderContext, Step
+from platformctl.components.base import Apply, Health, RenderContext, Step
 from platformctl.errors import SourceError
+from platformctl.kubeobjects import KubeObject, dedupe
+from platformctl.plan import names
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
 
-NAME = "kserve"
+NAME = names.KSERVE
 NAMESPACE = "kserve"
 CONFIGMAP = "inferenceservice-config"
 MODE_SETTING = "defaultDeploymentMode"  # manifests/lock.yaml components.kserve.versions.<v>.settings
@@ -106,14 +108,14 @@ def render_main(ctx: RenderContext) -> list[KubeObject]:
 
 def render_cluster_resources(ctx: RenderContext) -> list[KubeObject]:
     late = [o for o in common.pinned_documents(ctx, NAME, "kserve.yaml") if o.get("kind") in LATE_KINDS]
-    objs = common.dedupe([*late, *common.pinned_documents(ctx, NAME, "kserve-cluster-resources.yaml")])
+    objs = dedupe([*late, *common.pinned_documents(ctx, NAME, "kserve-cluster-resources.yaml")])
     common.drop_cluster_scoped_namespace(objs)
     return objs
 
 
 class KServe:
     name = NAME
-    depends_on: tuple[str, ...] = ("cert-manager", "knative-serving")
+    depends_on: tuple[str, ...] = (names.CERT_MANAGER, names.KNATIVE_SERVING)
     namespaces: tuple[str, ...] = (NAMESPACE,)
 
     def version(self, ctx: RenderContext) -> str:

@@ -5,18 +5,21 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from platformctl.plan import names
+
 if TYPE_CHECKING:
     from platformctl.components.base import Component
 
+# Keyed by plan/names.py; tests/unit/test_component_names.py keeps the keys equal to names.COMPONENTS.
 MODULES: dict[str, str] = {
-    "istio": "platformctl.components.istio",
-    "knative-serving": "platformctl.components.knative",
-    "cert-manager": "platformctl.components.cert_manager",
-    "kserve": "platformctl.components.kserve",
-    "dapr": "platformctl.components.dapr",
-    "infra": "platformctl.components.infra",
-    "conference": "platformctl.components.conference",
-    "iris": "platformctl.components.iris",
+    names.ISTIO: "platformctl.components.istio",
+    names.KNATIVE_SERVING: "platformctl.components.knative",
+    names.CERT_MANAGER: "platformctl.components.cert_manager",
+    names.KSERVE: "platformctl.components.kserve",
+    names.DAPR: "platformctl.components.dapr",
+    names.INFRA: "platformctl.components.infra",
+    names.CONFERENCE: "platformctl.components.conference",
+    names.IRIS: "platformctl.components.iris",
 }
 
 

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from platformctl.drivers.templates import dns_label_value
 from platformctl.errors import NotReadyError
+from platformctl.kubeobjects import KubeObject, condition, conditions, is_true
 
 if TYPE_CHECKING:
     from platformctl.components.base import RenderContext
     from platformctl.drivers.kube.engine import Engine
 
-KubeObject = dict[str, Any]
 
 # Official images (no Bitnami: those images are gone, salaboy/platforms-on-k8s#86).
 INFRA_IMAGES: dict[str, str] = {
@@ -52,8 +52,6 @@ BUILDING_BLOCK_TEMPLATE = "apps/dapr-component.yaml.j2"
 # Infra workloads the app needs ready before its Knative Services are created.
 INFRA_STATEFULSETS: tuple[str, ...] = ("redis", "postgresql", "kafka")
 KAFKA_TOPIC_JOB = "kafka-create-topics"
-# Namespaces that exist in every cluster and must never be created or pruned by us.
-SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 
 KSVC_API = "serving.knative.dev/v1"
 ISVC_API = "serving.kserve.io/v1beta1"
@@ -104,18 +102,6 @@ class Deadline:
         return max(1.0, self._end - self._clock())
 
 
-def condition(obj: KubeObject | None, kind: str = "Ready") -> dict[str, Any] | None:
-    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
-        if isinstance(cond, dict) and cond.get("type") == kind:
-            return cond
-    return None
-
-
-def is_ready(obj: KubeObject | None) -> bool:
-    cond = condition(obj)
-    return bool(cond and cond.get("status") == "True")
-
-
 def describe_condition(cond: dict[str, Any] | None) -> str:
     if cond is None:
         return "no Ready condition yet"
@@ -127,11 +113,7 @@ def describe_condition(cond: dict[str, Any] | None) -> str:
 
 
 def _failing_conditions(obj: KubeObject | None) -> list[str]:
-    return [
-        describe_condition(c)
-        for c in ((obj or {}).get("status") or {}).get("conditions") or []
-        if isinstance(c, dict) and c.get("status") != "True"
-    ]
+    return [describe_condition(c) for c in conditions(obj).values() if c.get("status") != "True"]
 
 
 def revision_details(engine: Engine, namespace: str, revision: str | None) -> tuple[str, list[str]]:
@@ -186,6 +168,6 @@ def ready_urls(
         url = str((obj.get("status") or {}).get("url") or "")
         if url:
             urls.append((name, url))
-        if not is_ready(obj):
+        if not is_true(obj):
             reasons.append(f"{kind} {namespace}/{name}: {describe_condition(condition(obj))}")
     return (not reasons, reasons[0] if reasons else "", urls)

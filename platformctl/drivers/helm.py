@@ -35,8 +35,7 @@ from typing import Any
 import yaml
 
 from platformctl.errors import SourceError, UsageError
-
-KubeObject = dict[str, Any]
+from platformctl.kubeobjects import KubeObject
 
 # Bump when the entry layout or anything the key omits changes: old entries are then never read.
 CACHE_FORMAT = 1

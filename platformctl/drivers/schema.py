@@ -20,17 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from platformctl.kubeobjects import KubeObject
+from platformctl.plan import names as component_names
+
 if TYPE_CHECKING:
     from platformctl.drivers.sources import SourceResolver
     from platformctl.plan.lock import VersionLock
 
-KubeObject = dict[str, Any]
 
 # CRD files (by lock component) whose schemas validate the workloads' custom resources.
 CRD_FILES: dict[str, tuple[str, ...]] = {
-    "knative-serving": ("serving-crds.yaml",),
-    "kserve": ("kserve.yaml",),
-    "dapr": (
+    component_names.KNATIVE_SERVING: ("serving-crds.yaml",),
+    component_names.KSERVE: ("kserve.yaml",),
+    component_names.DAPR: (
         "components.yaml",
         "configuration.yaml",
         "httpendpoints.yaml",
@@ -43,8 +45,8 @@ CRD_FILES: dict[str, tuple[str, ...]] = {
 # crd-all (Knative's Gateway/PeerAuthentication objects) and cert-manager's release manifest (Issuer,
 # Certificate of KServe).
 PLATFORM_CRD_FILES: dict[str, tuple[str, ...]] = {
-    "istio": ("crd-all.gen.yaml",),
-    "cert-manager": ("cert-manager.yaml",),
+    component_names.ISTIO: ("crd-all.gen.yaml",),
+    component_names.CERT_MANAGER: ("cert-manager.yaml",),
     **CRD_FILES,
 }
 

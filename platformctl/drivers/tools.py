@@ -19,7 +19,8 @@ Release locations and checksum files (upstream's own install instructions):
           hex) (kubernetes/minikube release notes, "Distribution": "The direct GCS links are ...
           storage.googleapis.com/minikube/releases/<v>/minikube-linux-amd64"; "Checksums": the release
           publishes ``out/minikube-linux-amd64.sha256`` beside each binary). Only fetched for
-          ``cluster.provider: minikube`` (OPTIONAL_TOOLS), never by a plain `tools install`.
+          ``cluster.provider: minikube`` (OPTIONAL_TOOLS: ``up``, and `tools install` for that provider
+          or as ``tools install minikube``).
 """
 
 from __future__ import annotations

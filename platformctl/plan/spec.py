@@ -12,20 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from platformctl.plan.names import COMPONENTS as COMPONENTS  # re-exported: the names the spec accepts
+
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-# Every component of the DAG, in a stable display order.
-COMPONENTS: tuple[str, ...] = (
-    "istio",
-    "knative-serving",
-    "cert-manager",
-    "kserve",
-    "dapr",
-    "infra",
-    "conference",
-    "iris",
-)
 
 
 def dns_label(value: str) -> str:

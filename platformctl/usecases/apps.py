@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from platformctl.errors import SafetyError, UsageError
+from platformctl.kubeobjects import condition, conditions
 from platformctl.usecases.deploy_app import (
     APP_LABEL,
     COMPONENT,
@@ -41,11 +42,11 @@ REVISION_LABEL = "serving.knative.dev/revision"
 
 
 def _ready(obj: dict[str, Any]) -> tuple[bool, str | None]:
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            ok = cond.get("status") == "True"
-            return ok, None if ok else (cond.get("reason") or cond.get("message") or "not ready")
-    return False, "no Ready condition yet"
+    cond = condition(obj, "Ready")
+    if cond is None:
+        return False, "no Ready condition yet"
+    ok = cond.get("status") == "True"
+    return ok, None if ok else (cond.get("reason") or cond.get("message") or "not ready")
 
 
 def traffic_split(traffic: list[dict[str, Any]]) -> str:
@@ -243,7 +244,7 @@ def describe_app(engine: Engine, name: str, namespace: str) -> AppDescription:
     containers = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or [{}]
     return AppDescription(
         row=row,
-        conditions=[c for c in (obj.get("status") or {}).get("conditions") or [] if isinstance(c, dict)],
+        conditions=list(conditions(obj).values()),
         revisions=revisions,
         bindings=bound_components(obj),
         subscriptions=subs,

@@ -1,5 +1,6 @@
 """Offline bundles: every pinned file of manifests/lock.yaml in ``<component>/<version>/<file>`` layout,
-and every pinned Helm chart archive in ``charts/<chart>-<version>.tgz``.
+and every pinned Helm chart archive in ``charts/<chart>-<version>.tgz``; for the minikube provider also
+its binary under ``tools/`` (usecases/bundle_tools.py).
 
 ``create_bundle`` fills a directory (from a source bundle, the cache or the pinned URLs, all verified);
 ``verify_bundle`` checks one: each file present, size and sha256 equal to the pin; each chart archive's
@@ -25,6 +26,9 @@ from platformctl.plan.lock import ChartPin, PinnedFile, VersionLock, load_lock
 from platformctl.reporting import NullReporter, Reporter
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from platformctl.drivers.tools import ToolResolver
     from platformctl.usecases.bundle_images import ImageStore
 
 FileStatus = Literal["ok", "added", "missing", "size-mismatch", "sha256-mismatch", "error"]
@@ -234,8 +238,10 @@ def verify_bundle(
     # issue 11: image archives (images/manifest.json), when the bundle carries them.
     if not components:
         from platformctl.usecases.bundle_images import verify_images
+        from platformctl.usecases.bundle_tools import verify_tools
 
         report.files.extend(verify_images(directory))
+        report.files.extend(verify_tools(directory))  # tools/: the provider's binaries (minikube)
     return report
 
 
@@ -249,8 +255,11 @@ def create_bundle(
     mirror: str | None = None,
     allow_download: bool = True,
     reporter: Reporter | None = None,
+    tools: Sequence[str] = (),
+    tool_resolver: ToolResolver | None = None,
 ) -> BundleReport:
     """Fill ``directory`` with every pinned file, verified; files already there and correct are kept.
+    ``tools``: pinned tool binaries to add under ``tools/`` (usecases/bundle_tools.py).
 
     A file that cannot be obtained or fails verification is reported (status ``error``) and the rest
     are still fetched, so one run shows everything that is wrong.
@@ -315,6 +324,14 @@ def create_bundle(
     )
     for component, name, pin in _selected_charts(lk, components):
         report.files.append(_add_chart(directory, component, name, pin, charts, rep))
+    if tools:
+        from platformctl.drivers.tools import ToolResolver
+        from platformctl.usecases.bundle_tools import add_tools
+
+        resolver_t = tool_resolver or ToolResolver(
+            lk, cache_dir=cache_dir, allow_download=allow_download, reporter=rep
+        )
+        report.files.extend(add_tools(directory, tools, resolver_t, rep))
     _write_sums(directory, report)
     return report
 

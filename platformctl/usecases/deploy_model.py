@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from platformctl import reporting
+from platformctl.components.kserve_runtimes import HTTP_PROTOCOLS, RuntimeTable
 from platformctl.errors import ClusterError, SafetyError, UsageError
-from platformctl.kserve_runtimes import HTTP_PROTOCOLS, RuntimeTable
 from platformctl.plan.spec import DNS1123_LABEL, DNS1123_SUBDOMAIN
 from platformctl.reporting import NullReporter, Reporter
 from platformctl.usecases import model_storage
@@ -630,8 +630,8 @@ def runtime_table(
 ) -> RuntimeTable:
     """The live cluster's ClusterServingRuntimes when it has any, else the pinned kserve release's (from
     ``manifests_dir``, the download cache or a verified download)."""
+    from platformctl.components.kserve_runtimes import cluster_table, pinned_table
     from platformctl.drivers.sources import SourceResolver
-    from platformctl.kserve_runtimes import cluster_table, pinned_table
     from platformctl.plan.lock import load_lock
 
     if engine is not None:

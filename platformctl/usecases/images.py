@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from platformctl.usecases.render import RenderedComponent, SourceOptions
 
 Pinning = Literal["digest", "tag", "unpinned"]
-KubeObject = dict[str, Any]
 
 DEFAULT_REGISTRY = "docker.io"
 # The kinds whose pod template lives at spec.template.spec (apps/v1, batch/v1, serving.knative.dev/v1).
@@ -312,7 +311,7 @@ def _runtime_images(
     components: Sequence[RenderedComponent],
 ) -> tuple[Any, dict[str, list[tuple[str, str]]]]:
     """The runtime selection table over the rendered ClusterServingRuntimes, and runtime → images."""
-    from platformctl.kserve_runtimes import table_from_objects
+    from platformctl.components.kserve_runtimes import table_from_objects
 
     runtimes = [
         o

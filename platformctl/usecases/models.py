@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from platformctl.errors import UsageError
+from platformctl.kubeobjects import condition
 from platformctl.usecases.deploy_model import predictor_traffic, validate_name
 from platformctl.usecases.model_spec import ISVC_API, ISVC_KIND, ModelSettings, settings_from_live
 
@@ -46,11 +47,11 @@ class ModelRow:
 
 
 def _ready(obj: dict[str, Any]) -> tuple[bool, str | None]:
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            ok = cond.get("status") == "True"
-            return ok, None if ok else (cond.get("reason") or cond.get("message"))
-    return False, "no Ready condition yet"
+    cond = condition(obj, "Ready")
+    if cond is None:
+        return False, "no Ready condition yet"
+    ok = cond.get("status") == "True"
+    return ok, None if ok else (cond.get("reason") or cond.get("message"))
 
 
 def to_row(obj: dict[str, Any]) -> ModelRow:
@@ -84,11 +85,11 @@ def delete_model(engine: Engine, name: str, namespace: str, *, timeout: float = 
 
 
 def _condition(obj: dict[str, Any], kind: str) -> tuple[bool | None, str | None]:
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            ok = cond.get("status") == "True"
-            return ok, None if ok else (cond.get("reason") or cond.get("message"))
-    return None, None
+    cond = condition(obj, kind)
+    if cond is None:
+        return None, None
+    ok = cond.get("status") == "True"
+    return ok, None if ok else (cond.get("reason") or cond.get("message"))
 
 
 @dataclass

@@ -20,8 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from platformctl.components.kserve_runtimes import HTTP_PROTOCOLS
 from platformctl.errors import ClusterError, UsageError
-from platformctl.kserve_runtimes import HTTP_PROTOCOLS
+from platformctl.kubeobjects import is_true
 from platformctl.usecases.deploy_model import validate_name
 from platformctl.usecases.model_spec import ISVC_API, ISVC_KIND, settings_from_live
 
@@ -210,9 +211,8 @@ def scaled_to_zero(engine: Engine, obj: dict[str, Any]) -> bool:
         component = ((pod.get("metadata") or {}).get("labels") or {}).get("component")
         if component not in (None, "predictor"):
             continue
-        for cond in (pod.get("status") or {}).get("conditions") or []:
-            if cond.get("type") == "Ready" and cond.get("status") == "True":
-                return False
+        if is_true(pod, "Ready"):
+            return False
     return True
 
 

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from platformctl import reporting
 from platformctl.errors import CheckFailed, PlatformError
+from platformctl.plan import names as component_names
 from platformctl.usecases.doctor import CheckResult, DoctorProbes, check_docker, check_ports
 
 if TYPE_CHECKING:
@@ -279,11 +280,11 @@ def check_version(engine: Engine, spec: PlatformSpec, lock: VersionLock) -> Chec
 
 def needs_pvcs(spec: PlatformSpec, plan: Plan) -> list[str]:
     why: list[str] = []
-    if "dapr" in plan.order:
+    if component_names.DAPR in plan.order:
         # dapr/dapr@v1.15.14 charts/dapr/charts/dapr_scheduler: 3 replicas whenever the scheduler is
         # enabled (_helpers.tpl dapr_scheduler.get-replicas), each with a 1Gi volumeClaimTemplate.
         why.append("the Dapr scheduler (3 claims of 1Gi)")
-    if spec.workloads.persistence and {"infra", "conference"} & set(plan.order):
+    if spec.workloads.persistence and {component_names.INFRA, component_names.CONFERENCE} & set(plan.order):
         why.append("workloads.persistence")
     return why
 

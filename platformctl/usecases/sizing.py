@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-KubeObject = dict[str, Any]
+from platformctl.kubeobjects import KubeObject
 
 # Kubernetes resource.Quantity suffixes (k8s.io/apimachinery pkg/api/resource/suffix.go).
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}

@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 
 from platformctl import reporting
 from platformctl.errors import CheckFailed, UsageError
+from platformctl.plan import names as component_names
 from platformctl.reporting import NullReporter, Reporter
 from platformctl.usecases.deploy_model import ISVC_API, ISVC_KIND, V1_EXAMPLE, V2_EXAMPLE
 from platformctl.usecases.model_spec import health_path, protocol_of
@@ -156,9 +157,9 @@ def targets_from_spec(spec: PlatformSpec, scheme: str = "http") -> Targets:
     """What ``up`` deploys, at the spec's domain (Knative's default template {name}.{namespace}.{domain})."""
     ns, mns, domain = spec.workloads.namespace, spec.workloads.model_namespace, spec.domain
     t = Targets(domain=domain, source="spec")
-    if spec.components["conference"].enabled:
+    if spec.components[component_names.CONFERENCE].enabled:
         t.services = {s: f"{scheme}://{s}.{ns}.{domain}" for s in CONFERENCE_SERVICES}
-    if spec.components["iris"].enabled:
+    if spec.components[component_names.IRIS].enabled:
         t.models = {IRIS: f"{scheme}://{IRIS}.{mns}.{domain}"}
         t.protocols = {IRIS: "v2"}
     return t

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from platformctl.errors import ClusterError, NotReadyError, PlatformError
+from platformctl.kubeobjects import condition
 from platformctl.plan.spec import COMPONENTS
 
 if TYPE_CHECKING:
@@ -68,11 +69,11 @@ class StatusResult:
 
 
 def _ready(obj: dict[str, Any]) -> tuple[bool, str]:
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            ok = cond.get("status") == "True"
-            return ok, "" if ok else str(cond.get("message") or cond.get("reason") or "not ready")
-    return False, "no Ready condition yet"
+    cond = condition(obj, "Ready")
+    if cond is None:
+        return False, "no Ready condition yet"
+    ok = cond.get("status") == "True"
+    return ok, "" if ok else str(cond.get("message") or cond.get("reason") or "not ready")
 
 
 def endpoints(engine: Engine) -> list[Endpoint]:

@@ -1,16 +1,20 @@
-"""`platformctl tools`: which kind/helm/kubectl would be used, from where, and whether they match the pin."""
+"""`platformctl tools`: which kind/helm/kubectl (and the provider's minikube) would be used, from where, and
+whether they match the pin."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from platformctl.drivers.tools import TOOLS, ToolInfo, ToolResolver
-from platformctl.errors import PlatformError
+from platformctl.drivers.tools import OPTIONAL_TOOLS, TOOLS, ToolInfo, ToolResolver
+from platformctl.errors import PlatformError, UsageError
 from platformctl.plan.lock import VersionLock, load_lock
 from platformctl.reporting import Reporter
+
+if TYPE_CHECKING:
+    from platformctl.plan.spec import PlatformSpec
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,30 @@ def make_resolver(
         env=env,
         bases=bases,
     )
+
+
+def spec_tools(spec: PlatformSpec) -> tuple[str, ...]:
+    """kind, helm and kubectl, plus what the spec's provider drives beyond them (minikube)."""
+    from platformctl import providers
+
+    extra = [t for t in providers.tools(spec.cluster.provider) if t not in TOOLS]
+    return (*TOOLS, *extra)
+
+
+def bundle_tools(spec: PlatformSpec) -> tuple[str, ...]:
+    """The tool binaries ``bundle DIR`` carries: the provider's beyond kind/helm/kubectl (minikube)."""
+    return spec_tools(spec)[len(TOOLS) :]
+
+
+def select_tools(requested: Sequence[str], spec: PlatformSpec) -> tuple[str, ...]:
+    """The tools a command works on: the ones named (``tools install minikube``), else ``spec_tools``."""
+    if not requested:
+        return spec_tools(spec)
+    known = (*TOOLS, *OPTIONAL_TOOLS)
+    for name in requested:
+        if name not in known:
+            raise UsageError(f"TOOL: unknown tool {name!r}; known: {', '.join(known)}")
+    return tuple(dict.fromkeys(requested))
 
 
 def list_tools(

@@ -202,3 +202,71 @@ def test_create_into_a_file_or_unwritable_place_is_one_line_usage_error(tmp_path
         ["bundle", str(afile / "b"), "-c", "istio", "--no-download", "--cache-dir", str(tmp_path / "c")]
     )
     assert res.exit_code == 2 and "cannot write there" in res.stderr and "internal error" not in res.stderr
+
+
+MINIKUBE_V = load_lock().tools["minikube"].version
+
+
+def _cached_minikube(cache: Path) -> Path:
+    """A minikube in the tool cache's layout, with the digest file `tools install` writes beside it."""
+    from platformctl.drivers.sources import sha256_file
+    from platformctl.drivers.tools import platform_key
+
+    d = cache / "tools" / "minikube" / MINIKUBE_V / platform_key()
+    d.mkdir(parents=True)
+    b = d / "minikube"
+    b.write_text(f"#!/bin/sh\necho 'minikube version: {MINIKUBE_V}'\n", encoding="utf-8")
+    b.chmod(0o755)
+    (d / "minikube.sha256").write_text(sha256_file(b) + "\n", encoding="utf-8")
+    return b
+
+
+def _bundle(upstream_dir: Path, tmp_path: Path, *extra: str) -> Ran:
+    args = ["bundle", str(tmp_path / "b"), "--manifests-dir", str(upstream_dir), "--no-download"]
+    return run([*args, "--cache-dir", str(tmp_path / "c"), "-o", "json", *extra])
+
+
+def test_a_minikube_bundle_carries_the_verified_minikube_binary(upstream_dir: Path, tmp_path: Path) -> None:
+    from platformctl.drivers.tools import platform_key
+
+    cached = _cached_minikube(tmp_path / "c")
+    rel = f"tools/minikube/{MINIKUBE_V}/{platform_key()}/minikube"
+    res = _bundle(upstream_dir, tmp_path, "--set", "cluster.provider=minikube")
+    assert res.exit_code == 0, res.output
+    rows = {f["path"]: f for f in json.loads(res.stdout)["files"]}
+    assert rows[rel]["status"] == "added" and rows[rel]["component"] == "tools"
+    bundled = tmp_path / "b" / rel
+    assert bundled.read_bytes() == cached.read_bytes() and os.access(bundled, os.X_OK)
+    assert f"  ./{rel}\n" in (tmp_path / "b/SHA256SUMS").read_text(encoding="utf-8")
+    # The same layout as the tool cache: a copy of tools/ is what `tools` finds offline.
+    shutil.copytree(tmp_path / "b/tools", tmp_path / "offline-cache/tools")
+    env = {"PATH": str(tmp_path / "none"), "PLATFORMCTL_CACHE_DIR": str(tmp_path / "offline-cache")}
+    listed = run_main(["tools", "install", "minikube", "--no-download", "-o", "json"], env)
+    assert listed.exit_code == 0, listed.output
+    assert [(r["name"], r["source"]) for r in json.loads(listed.stdout)] == [("minikube", "cache")]
+    # --verify checks it; a changed byte is named.
+    ok = run(["bundle", str(tmp_path / "b"), "--verify", "-o", "json"])
+    assert ok.exit_code == 0, ok.output
+    assert {f["path"]: f["status"] for f in json.loads(ok.stdout)["files"]}[rel] == "ok"
+    bundled.write_bytes(bundled.read_bytes() + b"#")
+    bad = run(["bundle", str(tmp_path / "b"), "--verify", "-o", "json"])
+    assert bad.exit_code == 3  # IntegrityError
+    assert f"{rel}: sha256-mismatch" in bad.stderr
+
+
+def test_a_kind_bundle_carries_no_tools(upstream_dir: Path, tmp_path: Path) -> None:
+    _cached_minikube(tmp_path / "c")
+    res = _bundle(upstream_dir, tmp_path)
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "b/tools").exists()
+    assert not [f for f in json.loads(res.stdout)["files"] if f["component"] == "tools"]
+
+
+def test_a_minikube_bundle_without_the_binary_says_how_to_get_it(upstream_dir: Path, tmp_path: Path) -> None:
+    res = _bundle(upstream_dir, tmp_path, "--set", "cluster.provider=minikube")
+    assert res.exit_code == 3  # IntegrityError: some files are bad
+    assert "minikube v1.38.1 is not in the cache" in res.stderr
+    assert "downloads are disabled (--no-download)" in res.stderr
+    # Every other file was still bundled and verified.
+    assert json.loads(res.stdout)["ok"] is False
+    assert (tmp_path / "b/istio/1.27.1/crd-all.gen.yaml").is_file()

@@ -69,3 +69,62 @@ def test_tools_lists_cached_binary(tmp_path: Path) -> None:
     )
     rows = {r["name"]: r for r in json.loads(res.stdout)}
     assert rows["kind"]["source"] == "cache" and rows["kind"]["matches_pin"] is True
+
+
+MINIKUBE_V = LOCK.tools["minikube"].version
+
+
+def fake_minikube(tmp_path: Path) -> Path:
+    return fake(tmp_path / "x", "minikube", f"minikube version: {MINIKUBE_V}")
+
+
+def test_tools_lists_minikube_only_for_the_minikube_provider(tmp_path: Path) -> None:
+    env = {
+        "PATH": str(tmp_path / "none"),
+        "PLATFORMCTL_CACHE_DIR": str(tmp_path / "c"),
+        "PLATFORMCTL_MINIKUBE": str(fake_minikube(tmp_path)),
+    }
+    res = run(["tools", "-o", "json"], env)
+    assert res.exit_code == 0, res.stderr
+    assert [r["name"] for r in json.loads(res.stdout)] == ["kind", "helm", "kubectl"]
+    res = run(["tools", "-o", "json", "--set", "cluster.provider=minikube"], env)
+    assert res.exit_code == 0, res.stderr
+    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    assert list(rows) == ["kind", "helm", "kubectl", "minikube"]
+    assert (rows["minikube"]["source"], rows["minikube"]["version"]) == ("env", MINIKUBE_V)
+    # The spec's provider from the environment counts the same as --set.
+    res = run(["tools", "-o", "json"], {**env, "PLATFORMCTL_CLUSTER__PROVIDER": "minikube"})
+    assert [r["name"] for r in json.loads(res.stdout)][-1] == "minikube"
+
+
+def test_tools_install_fetches_minikube_for_its_provider(tmp_path: Path) -> None:
+    env = {"PATH": str(tmp_path / "none"), "PLATFORMCTL_CACHE_DIR": str(tmp_path / "c")}
+    res = run(["tools", "install", "--no-download", "--set", "cluster.provider=minikube", "-o", "json"], env)
+    assert res.exit_code == 3
+    assert "4 tool(s) could not be provided" in res.stderr
+    assert f"minikube {MINIKUBE_V} is needed" in res.stderr
+    assert [r["name"] for r in json.loads(res.stdout)] == ["kind", "helm", "kubectl", "minikube"]
+    # kind (the default provider): minikube is not asked for.
+    res = run(["tools", "install", "--no-download", "-o", "json"], env)
+    assert res.exit_code == 3 and "3 tool(s) could not be provided" in res.stderr
+    assert "minikube" not in res.output
+
+
+def test_tools_install_named_tools_only(tmp_path: Path) -> None:
+    env = {"PATH": str(tmp_path / "none"), "PLATFORMCTL_CACHE_DIR": str(tmp_path / "c")}
+    res = run(["tools", "install", "minikube", "--no-download", "-o", "json"], env)
+    assert res.exit_code == 3
+    assert "1 tool(s) could not be provided" in res.stderr
+    assert [r["name"] for r in json.loads(res.stdout)] == ["minikube"]
+    env["PLATFORMCTL_MINIKUBE"] = str(fake_minikube(tmp_path))
+    ok = run(["tools", "install", "minikube", "-o", "json"], env)
+    assert ok.exit_code == 0, ok.stderr
+    assert [(r["name"], r["source"]) for r in json.loads(ok.stdout)] == [("minikube", "env")]
+
+
+def test_tools_install_unknown_tool_is_a_usage_error(tmp_path: Path) -> None:
+    env = {"PATH": str(tmp_path / "none"), "PLATFORMCTL_CACHE_DIR": str(tmp_path / "c")}
+    res = run(["tools", "install", "kubeadm"], env)
+    assert res.exit_code == 2
+    assert "TOOL: unknown tool 'kubeadm'; known: kind, helm, kubectl, minikube" in res.stderr
+    assert not (tmp_path / "c").exists()  # nothing fetched

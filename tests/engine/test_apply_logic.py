@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from platformctl.drivers.kube.apply import comparable, conflict_error, dedupe, ordered, prepare, spec_hash
+from platformctl.drivers.kube.apply import comparable, conflict_error, ordered, prepare, spec_hash
 from platformctl.drivers.kube.labels import COMPONENT_KEY, MANAGED_BY, MANAGED_BY_KEY, SPEC_HASH_KEY, selector
 from platformctl.drivers.kube.retry import api_error_from_response
 
@@ -109,15 +109,3 @@ def test_conflict_error_names_manager_and_field() -> None:
     no_causes = body.split(',"details"')[0] + "}"
     err2 = conflict_error(api_error_from_response(409, "Conflict", no_causes, {}, "PATCH"), "apply x")
     assert '.spec.replicas is managed by "helm"' in err2.message
-
-
-def test_duplicates_collapse_to_the_last_definition() -> None:
-    first = obj("ConfigMap", "cm", data={"v": "1"})
-    other = obj("ConfigMap", "other")
-    last = obj("ConfigMap", "cm", data={"v": "2"})
-    gen = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generateName": "j-"}}
-    assert dedupe([first, other, last, gen, gen]) == [last, other, gen, gen]
-    # same group, another version: still the same object
-    assert dedupe(
-        [obj("Gateway", "g", "networking.istio.io/v1beta1"), obj("Gateway", "g", "networking.istio.io/v1")]
-    ) == [obj("Gateway", "g", "networking.istio.io/v1")]

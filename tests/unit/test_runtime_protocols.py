@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from platformctl.components.kserve_runtimes import RuntimeFormat, RuntimeTable
 from platformctl.errors import UsageError
-from platformctl.kserve_runtimes import RuntimeFormat, RuntimeTable
 
 
 def _table(*protocols: tuple[str, tuple[str, ...]]) -> RuntimeTable:

@@ -21,6 +21,7 @@ from platformctl.drivers.kube.mapping import ResourceInfo, RestMapper
 from platformctl.drivers.kube.retry import ApiError, RetryPolicy, retry_call
 from platformctl.drivers.kube.yamlio import flatten
 from platformctl.errors import ClusterError, ConflictError, UsageError
+from platformctl.kubeobjects import dedupe, is_true
 from platformctl.reporting import NullReporter, Reporter, log, progress
 
 Action = Literal["created", "configured", "unchanged", "deleted"]
@@ -107,26 +108,6 @@ def ordered(objects: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     indexed = list(enumerate(objects))
     indexed.sort(key=lambda pair: order_key(pair[1], pair[0]))
     return [obj for _, obj in indexed]
-
-
-def dedupe(objects: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per object identity: the last definition wins (as applying both in turn would),
-    at the position of the first. serving-core.yaml repeats serving-crds.yaml's CRDs, for one."""
-    position: dict[tuple[str, str, str, str], int] = {}
-    out: list[dict[str, Any]] = []
-    for obj in objects:
-        md = obj.get("metadata") or {}
-        if not md.get("name"):
-            out.append(obj)  # generateName: every one is a new object
-            continue
-        group = str(obj.get("apiVersion", "")).rpartition("/")[0]
-        key = (group, str(obj.get("kind")), str(md.get("namespace") or ""), str(md["name"]))
-        if key in position:
-            out[position[key]] = obj
-        else:
-            position[key] = len(out)
-            out.append(obj)
-    return out
 
 
 def strip_empty_ca_bundles(obj: dict[str, Any]) -> None:
@@ -253,11 +234,7 @@ def up_to_date(live: dict[str, Any] | None, desired: dict[str, Any]) -> bool:
 
 
 def crd_established(obj: dict[str, Any] | None) -> bool:
-    return any(
-        c.get("type") == "Established" and c.get("status") == "True"
-        for c in ((obj or {}).get("status") or {}).get("conditions") or []
-        if isinstance(c, dict)
-    )
+    return is_true(obj, "Established")
 
 
 _VOLATILE_METADATA = (
@@ -409,6 +386,7 @@ class Applier:
         deadline: float,
         wait_established: Callable[[list[str], float], None],
     ) -> list[ObjectResult]:
+        # One entry per object: the first definition wins (platformctl.kubeobjects.dedupe).
         prepared = ordered(dedupe([prepare(o, component) for o in flatten(objects)]))
         self._component = component
         self._listed = {}
@@ -587,11 +565,7 @@ class Applier:
                     or (imd.get("annotations") or {}).get(SPEC_HASH_KEY) != digest
                 ):
                     continue
-                failed = any(
-                    c.get("type") == "Failed" and c.get("status") == "True"
-                    for c in (item.get("status") or {}).get("conditions") or []
-                )
-                if not failed:
+                if not is_true(item, "Failed"):
                     return str(imd.get("name"))
             return None
 

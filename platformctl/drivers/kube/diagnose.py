@@ -11,7 +11,7 @@ from typing import Any
 
 from platformctl.drivers.kube.connect import KubeApi
 from platformctl.drivers.kube.mapping import RestMapper
-from platformctl.drivers.kube.wait import conditions
+from platformctl.kubeobjects import conditions
 
 MAX_EVENTS = 8
 MAX_PODS = 5

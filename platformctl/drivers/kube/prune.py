@@ -18,8 +18,9 @@ from platformctl.drivers.kube.connect import KubeApi
 from platformctl.drivers.kube.labels import selector
 from platformctl.drivers.kube.mapping import ResourceInfo, RestMapper
 from platformctl.drivers.kube.retry import ApiError, RetryPolicy, retry_call
-from platformctl.drivers.kube.wait import Progress, conditions, gone, watch_until
+from platformctl.drivers.kube.wait import Progress, gone, watch_until
 from platformctl.errors import NotReadyError
+from platformctl.kubeobjects import PROTECTED_NAMESPACES, conditions
 from platformctl.reporting import NullReporter, Reporter, log
 
 RANK_WEBHOOK, RANK_CUSTOM, RANK_NAMESPACED, RANK_CLUSTER, RANK_CRD, RANK_NAMESPACE = range(6)
@@ -69,8 +70,8 @@ def rank_of(info: ResourceInfo, custom_groups: set[str]) -> int:
     return RANK_NAMESPACED if info.namespaced else RANK_CLUSTER
 
 
-# Never deleted, even when labelled: the cluster needs them (a component may apply "default").
-PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+# PROTECTED_NAMESPACES (platformctl.kubeobjects) are never deleted, even when labelled: the cluster
+# needs them (a component may apply "default").
 # Maintained by controllers from their Service (they copy its labels): they go with the Service.
 DERIVED_KINDS = frozenset({("", "Endpoints"), ("discovery.k8s.io", "EndpointSlice")})
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from platformctl.drivers.kube.connect import KubeApi
 from platformctl.drivers.kube.mapping import ResourceInfo
 from platformctl.drivers.kube.retry import RetryPolicy, backoff_delay, classify, retry_call
+from platformctl.kubeobjects import conditions
 
 State = Literal["ready", "pending", "failed"]
 MAX_WATCH_SECONDS = 60  # re-list at least this often, so a silently dead watch cannot stall a wait
@@ -30,14 +31,6 @@ class Progress:
 
 
 Check = Callable[[list[dict[str, Any]]], Progress]
-
-
-def conditions(obj: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for c in ((obj or {}).get("status") or {}).get("conditions") or []:
-        if isinstance(c, dict) and "type" in c:
-            out[str(c["type"])] = c
-    return out
 
 
 def _cond_text(c: dict[str, Any]) -> str:

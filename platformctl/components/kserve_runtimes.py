@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from platformctl.errors import UsageError
+from platformctl.plan import names
 
 if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
@@ -139,7 +140,7 @@ def table_from_objects(objects: Iterable[Mapping[str, Any]], *, source: str) -> 
 
 def pinned_table(resolver: SourceResolver, version: str | None = None) -> RuntimeTable:
     """The table of the pinned kserve release (no cluster needed: --dry-run, docs, validation)."""
-    ver, release = resolver.lock.release("kserve", version)
+    ver, release = resolver.lock.release(names.KSERVE, version)
     docs = resolver.documents(release.file(CLUSTER_RESOURCES_FILE))
     return table_from_objects(docs, source=f"kserve {ver} {CLUSTER_RESOURCES_FILE}")
 
