@@ -11,6 +11,7 @@ import typer
 from platformctl.cli import output
 from platformctl.cli.common import OutputFormat, OutputOption, SetOption, load_spec_from_ctx
 from platformctl.cli.models_cmd import connect_engine  # one way to reach the cluster, as smoke-test does
+from platformctl.plan.names import DAPR
 
 if TYPE_CHECKING:
     from platformctl.plan.spec import PlatformSpec
@@ -183,7 +184,7 @@ def deploy_app(
     result = run(
         req,
         engine_factory=lambda: connect_engine(ctx, spec),
-        dapr_default=spec.components["dapr"].enabled,
+        dapr_default=spec.components[DAPR].enabled,
         workloads_namespace=spec.workloads.namespace,
         ingress=endpoint,
         reporter=_Progress(),
