@@ -347,3 +347,39 @@ class EngineClient(ImageClient):
             size = (v.get("UsageData") or {}).get("Size")
             out[str(v.get("Name"))] = int(size) if isinstance(size, int) else -1
         return out
+
+    def load_image(self, archive: Path) -> None:
+        """``docker load < archive`` (POST /images/load); raises with the daemon's message."""
+        import httpx
+
+        def body() -> Any:
+            with archive.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    yield chunk
+
+        try:
+            with (
+                self._stream_client() as client,
+                client.stream(
+                    "POST",
+                    "/images/load",
+                    params={"quiet": "1"},
+                    headers={"Content-Type": "application/x-tar"},
+                    content=body(),
+                ) as resp,
+            ):
+                text = resp.read().decode(errors="replace")
+        except (httpx.HTTPError, OSError) as exc:
+            raise self._fail(f"load {archive}", exc) from None
+        if resp.status_code != 200 or '"error' in text:
+            raise ClusterError(f"docker load {archive}: HTTP {resp.status_code}: {text[:300].strip()}")
+
+    def published_port(self, name: str, port: str) -> int | None:
+        """The host port Docker published for ``port`` (e.g. ``5000/tcp``) of container ``name``."""
+        _, data = self._call("GET", f"/containers/{name}/json")
+        ports = ((data or {}).get("NetworkSettings") or {}).get("Ports") or {}
+        for binding in ports.get(port) or []:
+            host_port = str(binding.get("HostPort") or "")
+            if host_port.isdigit():
+                return int(host_port)
+        return None
