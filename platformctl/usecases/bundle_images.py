@@ -359,6 +359,12 @@ def bundled_for(directory: Path, images: Sequence[str]) -> list[BundledImage]:
     checked: set[str] = set()
     for image in images:
         entry = entries[image]
+        pinned = image.partition("@")[2]
+        if pinned and entry.digest != pinned:
+            raise IntegrityError(
+                f"--manifests-dir {directory}: image {image} is recorded with digest {entry.digest}",
+                hint=f"re-create it with `platformctl bundle {directory} --images`",
+            )
         for blob in entry.blobs:
             if blob.digest in checked:
                 continue
