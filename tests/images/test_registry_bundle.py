@@ -95,7 +95,12 @@ def test_anonymous_bearer_token_flow() -> None:
         assert m.digest == sha256_digest(body) and m.media_type == OCI_MANIFEST
         client.manifest(ref)  # the token is kept: no second challenge
     hosts = [r.url.host for r in seen]
-    assert hosts == ["registry.example.test", "auth.example.test", "registry.example.test", "registry.example.test"]
+    assert hosts == [
+        "registry.example.test",
+        "auth.example.test",
+        "registry.example.test",
+        "registry.example.test",
+    ]
     token_req = seen[1]
     assert token_req.url.params["scope"] == "repository:team/app:pull"
     assert token_req.url.params["service"] == "registry.example.test"
@@ -143,7 +148,9 @@ def test_bundle_round_trip_between_two_registries_keeps_digests(tmp_path: Path) 
         for digest in app.blobs + index.blobs:
             assert (bundle / blob_path(digest)).is_file()
         layout = json.loads((bundle / "images" / "index.json").read_text())
-        assert {m["annotations"]["org.opencontainers.image.ref.name"] for m in layout["manifests"]} == set(images)
+        assert {m["annotations"]["org.opencontainers.image.ref.name"] for m in layout["manifests"]} == set(
+            images
+        )
         assert all(r.good for r in verify_images(bundle))
         assert any(line.startswith(app.digest.removeprefix("sha256:")) for line in sums_lines(bundle))
         # A second run downloads nothing and keeps every entry.

@@ -28,7 +28,13 @@ from platformctl.errors import IntegrityError, SourceError
 from platformctl.plan.spec import COMPONENTS, PlatformSpec
 from platformctl.reporting import RecordingReporter
 from platformctl.usecases import registry_cache, up_images
-from platformctl.usecases.bundle_images import BlobRef, BundledImage, blob_path, host_platforms, write_manifest
+from platformctl.usecases.bundle_images import (
+    BlobRef,
+    BundledImage,
+    blob_path,
+    host_platforms,
+    write_manifest,
+)
 from platformctl.usecases.render import SourceOptions
 from platformctl.usecases.up import UpOptions, up
 from tests.fakeapi import FakeApiServer
@@ -68,7 +74,9 @@ def _blob(bundle: Path, data: bytes) -> BlobRef:
     return BlobRef(digest, len(data))
 
 
-def make_bundle(directory: Path, images: tuple[str, ...] = (*INFRA_IMAGES, TEST_REGISTRY_IMAGE)) -> dict[str, str]:
+def make_bundle(
+    directory: Path, images: tuple[str, ...] = (*INFRA_IMAGES, TEST_REGISTRY_IMAGE)
+) -> dict[str, str]:
     """An OCI layout with one single-platform image per reference; image → manifest digest."""
     os_, arch = host_platforms()[0]
     entries, out = [], {}
@@ -76,15 +84,28 @@ def make_bundle(directory: Path, images: tuple[str, ...] = (*INFRA_IMAGES, TEST_
         tar_gz = layer(f"content of {image}".encode())
         diff = "sha256:" + hashlib.sha256(gzip.decompress(tar_gz)).hexdigest()
         config = _blob(
-            directory, json.dumps({"architecture": arch, "os": os_, "rootfs": {"type": "layers", "diff_ids": [diff]}}).encode()
+            directory,
+            json.dumps(
+                {"architecture": arch, "os": os_, "rootfs": {"type": "layers", "diff_ids": [diff]}}
+            ).encode(),
         )
         lay = _blob(directory, tar_gz)
         body = json.dumps(
             {
                 "schemaVersion": 2,
                 "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.digest, "size": config.size},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": lay.digest, "size": lay.size}],
+                "config": {
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": config.digest,
+                    "size": config.size,
+                },
+                "layers": [
+                    {
+                        "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": lay.digest,
+                        "size": lay.size,
+                    }
+                ],
             }
         ).encode()
         top = _blob(directory, body)
@@ -163,7 +184,9 @@ def test_up_serves_the_bundle_from_a_local_registry_before_the_cluster_exists(
         with RegistryClient() as client:
             for image in INFRA_IMAGES:
                 ref = parse_reference(image)
-                served = client.manifest(parse_reference(f"{address}/{ref.registry}/{ref.repository}:{ref.tag}"))
+                served = client.manifest(
+                    parse_reference(f"{address}/{ref.registry}/{ref.repository}:{ref.tag}")
+                )
                 assert served.digest == digests[image], image
     # Registry image loaded from the bundle and run before kind created anything.
     kinds = [c[0] for c in engine.calls]
@@ -184,7 +207,9 @@ def test_up_serves_the_bundle_from_a_local_registry_before_the_cluster_exists(
     assert "/etc/containerd/certs.d/docker.io" in script
     assert '[host."http://platformctl-bundle-registry:5000/v2/docker.io"]' in script
     assert "override_path = true" in script
-    create = next(json.loads(line) for line in (kind_env / "calls.jsonl").read_text().splitlines() if "create" in line)
+    create = next(
+        json.loads(line) for line in (kind_env / "calls.jsonl").read_text().splitlines() if "create" in line
+    )
     assert "config_path" in (create.get("config") or "")  # containerd reads the hosts.toml directory
     events = [(e.kind, e.step) for e in rec.events]
     assert events.index(("finish", "bundle registry")) < events.index(("start", "infra"))
