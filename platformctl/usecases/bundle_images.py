@@ -318,7 +318,6 @@ def save_images(
 def bundle_image_list(spec: PlatformSpec, sources: SourceOptions) -> list[str]:
     """What ``bundle --images`` copies: every image of the render (``platformctl images``), the
     pinned registry image that serves them during ``up``, and on kind the pinned node image."""
-    from platformctl.plan.lock import load_lock
     from platformctl.providers import docker_nodes
     from platformctl.usecases.images import list_images
     from platformctl.usecases.registry_cache import REGISTRY_IMAGE
@@ -326,9 +325,15 @@ def bundle_image_list(spec: PlatformSpec, sources: SourceOptions) -> list[str]:
     names = list_images(spec, sources=sources).names()
     if docker_nodes(spec.cluster.provider):
         names.append(REGISTRY_IMAGE)
-        # kind's node image as the cluster would use it (providers/kind.py)
-        names.append(spec.cluster.node_image or load_lock().selected_set(spec)[1].kind.node_image)
+        names.append(node_image(spec))
     return list(dict.fromkeys(names))
+
+
+def node_image(spec: PlatformSpec) -> str:
+    """kind's node image as the cluster would use it (providers/kind.py)."""
+    from platformctl.plan.lock import load_lock
+
+    return spec.cluster.node_image or load_lock().selected_set(spec)[1].kind.node_image
 
 
 def copy_images(

@@ -45,6 +45,7 @@ class UpImages:
     bundle: Path | None = None  # --manifests-dir holding images (bundle --images)
     bundled: list[BundledImage] = field(default_factory=list)  # verified entries to serve, registry too
     bundle_registry: str | None = None  # loopback address of the running bundle registry
+    node_image: str | None = None  # kind's node image (served from the bundle when it has it)
     prepull: bool = False
     registry_cache: bool = False  # kind: start the pull-through caches and point the nodes at them
 
@@ -73,7 +74,7 @@ def plan_images(
     depends on them); otherwise the list only feeds the optional pre-pull and cache, so a render
     failure is logged and ``up`` goes on (the component that fails to render reports it properly)."""
     from platformctl.errors import PlatformError
-    from platformctl.usecases.bundle_images import MANIFEST, bundled_for
+    from platformctl.usecases.bundle_images import MANIFEST, bundled_for, node_image, read_manifest
     from platformctl.usecases.images import images_from_render
     from platformctl.usecases.registry_cache import REGISTRY_IMAGE
     from platformctl.usecases.render import render
@@ -97,7 +98,10 @@ def plan_images(
     # The registry that serves the bundle runs from the bundle too (kind: nodes on this Docker).
     serve = docker_nodes(spec.cluster.provider)
     entries = bundled_for(bundle, [*ordered, REGISTRY_IMAGE] if serve else ordered)
-    return UpImages(ordered, bundle=bundle, bundled=entries)
+    node = node_image(spec) if serve else None
+    if node is not None and node in (read_manifest(bundle) or {}):
+        entries += bundled_for(bundle, [node])  # served too: see serve_bundle
+    return UpImages(ordered, bundle=bundle, bundled=entries, node_image=node)
 
 
 def _engine() -> BundleEngine:
@@ -109,9 +113,9 @@ def _engine() -> BundleEngine:
 def serve_bundle(images: UpImages, *, reporter: Reporter, docker: BundleEngine | None = None) -> None:
     """Start the bundle registry and push the bundle's images into it (before the cluster exists).
     Failures raise: an air-gapped cluster has nowhere else to pull from."""
-    from platformctl.drivers.registry import RegistryClient
+    from platformctl.drivers.registry import RegistryClient, parse_reference
     from platformctl.errors import PlatformError
-    from platformctl.usecases.bundle_registry import push_bundle, start_registry
+    from platformctl.usecases.bundle_registry import push_bundle, start_registry, target_repository
     from platformctl.usecases.registry_cache import REGISTRY_IMAGE
 
     if images.bundle is None or not images.bundled:
@@ -131,6 +135,27 @@ def serve_bundle(images: UpImages, *, reporter: Reporter, docker: BundleEngine |
         raise
     images.bundle_registry = address
     reporting.finish(reporter, step, f"{len(served)} images at {address} ({uploaded} blobs uploaded)")
+    node = images.node_image
+    if node is not None and not engine.image_present(node):
+        # kind runs `docker inspect --type=image <node image>` and pulls when that fails
+        # (kubernetes-sigs/kind pkg/cluster/internal/providers/docker/images.go pullIfNotPresent);
+        # Docker (checked with 20.10) resolves `name:tag@sha256:…` only for images pulled under that
+        # name, so the copy in the bundle registry cannot stand in for it under the pinned reference.
+        ref = parse_reference(node)
+        pin = f"@{ref.digest}" if ref.digest else f":{ref.tag or 'latest'}"
+        served_as = f"{address}/{target_repository(node)}{pin}"
+        has = any(e.image == node for e in images.bundled)
+        reporting.log(
+            reporter,
+            step,
+            f"warning: Docker lacks the kind node image {node}; kind will try to pull it"
+            + (
+                f". The bundle registry serves it as {served_as}: set cluster.node_image to that "
+                "(docs/airgapped.md)"
+                if has
+                else " and the bundle does not carry it"
+            ),
+        )
 
 
 def start_images(

@@ -215,6 +215,32 @@ def test_up_serves_the_bundle_from_a_local_registry_before_the_cluster_exists(
     assert events.index(("finish", "bundle registry")) < events.index(("start", "infra"))
     assert res.prepull is None
     assert not any(a[:2] == ["load", "image-archive"] for a in calls(kind_env))
+    # The node image is not in this bundle and (recording Docker) not in Docker: said before kind runs.
+    warning = next(e.message for e in rec.events if "kind node image" in e.message)
+    assert "Docker lacks the kind node image kindest/node:" in warning and "does not carry it" in warning
+
+
+def test_a_bundled_node_image_is_served_and_its_reference_named(
+    kind_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = "kindest/node:v1.0.0-test"
+    spec = PlatformSpec.model_validate(
+        {"cluster": {"node_image": node}, "components": {n: {"enabled": n == "infra"} for n in COMPONENTS}}
+    )
+    bundle = tmp_path / "bundle"
+    digests = make_bundle(bundle, images=(*INFRA_IMAGES, TEST_REGISTRY_IMAGE, node))
+    with docker_registry(tmp_path / "bundle-registry") as address:
+        engine = RecordingEngine(int(address.rsplit(":", 1)[1]), kind_env)
+        monkeypatch.setattr(up_images, "_engine", lambda: engine)
+        rec = RecordingReporter()
+        res = up(spec, options(bundle), reporter=rec)
+        assert res.run is not None and res.run.ok
+        served_as = f"{address}/docker.io/kindest/node:v1.0.0-test"
+        with RegistryClient() as client:
+            got = client.manifest(parse_reference(f"{address}/docker.io/kindest/node:v1.0.0-test"))
+        assert got.digest == digests[node]
+    warning = next(e.message for e in rec.events if "kind node image" in e.message)
+    assert f"The bundle registry serves it as {served_as}" in warning
 
 
 def _cli_up(tmp_path: Path, bundle: Path) -> Any:
