@@ -140,9 +140,9 @@ def publisher_of(containers: list[dict[str, Any]], port: int) -> str | None:
     return None
 
 
-# -- images: pull, save, load, exec (bundle --images, pre-pull) -----------------------------------
+# -- images: pull, load, exec (pre-pull, caches, the bundle registry) ------------------------------
 # Docker Engine API v1.41 (Docker 20.10): POST /images/create?fromImage=&tag= streams JSON progress
-# lines ({"status"…} or {"errorDetail": {"message"}, "error"}); GET /images/get?names= streams a
+# lines ({"status"…} or {"errorDetail": {"message"}, "error"}); POST /images/load takes a
 # `docker save` tar; POST /containers/{id}/exec + POST /exec/{id}/start + GET /exec/{id}/json run a
 # command in a container (what `docker exec` does). https://docs.docker.com/engine/api/v1.41/
 
@@ -205,25 +205,6 @@ class ImageClient(DockerClient):
                         raise ClusterError(f"docker pull {image}: {detail}")
         except (httpx.HTTPError, OSError) as exc:
             raise self._fail(f"pull {image}", exc) from None
-
-    def save(self, image: str, dest: Path) -> None:
-        """``docker save IMAGE > dest`` (dest written in place; the caller renames it when complete)."""
-        import httpx
-
-        try:
-            with (
-                self._stream_client() as client,
-                client.stream("GET", "/images/get", params={"names": image}) as resp,
-            ):
-                if resp.status_code != 200:
-                    raise ClusterError(
-                        f"docker save {image}: HTTP {resp.status_code}: {resp.read().decode()[:300].strip()}"
-                    )
-                with dest.open("wb") as fh:
-                    for chunk in resp.iter_bytes(1 << 20):
-                        fh.write(chunk)
-        except (httpx.HTTPError, OSError) as exc:
-            raise self._fail(f"save {image}", exc) from None
 
     def exec(self, container: str, cmd: list[str]) -> tuple[int, str]:
         """Run ``cmd`` in ``container`` (``docker exec``); (exit code, combined output)."""
