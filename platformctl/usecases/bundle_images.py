@@ -30,7 +30,7 @@ import json
 import os
 import platform as host_platform
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -228,8 +228,8 @@ def _platform_children(index: dict[str, Any], platforms: Sequence[tuple[str, str
 
 def _save_one(
     directory: Path, image: str, client: Puller, platforms: Sequence[tuple[str, str]]
-) -> tuple[BundledImage, int]:
-    """Copy one image into the bundle; (its entry, bytes downloaded)."""
+) -> tuple[BundledImage, int, set[str]]:
+    """Copy one image into the bundle; (its entry, bytes downloaded, digests written now)."""
     ref = parse_reference(image)
     top = client.manifest(ref)
     manifests: list[Manifest] = [top]
@@ -240,11 +240,13 @@ def _save_one(
             raise SourceError(f"image {image}: its index has no manifest for {wanted}")
         manifests += [client.manifest(ref, str(d["digest"])) for d in children]
     blobs: dict[str, BlobRef] = {}
+    written: set[str] = set()
     for m in manifests:
         blobs[m.digest] = BlobRef(m.digest, len(m.data))
         dest = directory / blob_path(m.digest)
         if not (dest.is_file() and "sha256:" + sha256_file(dest) == m.digest):
             _write_atomic(dest, m.data)
+            written.add(m.digest)
     fetched = 0
     for m in manifests[1:] if top.media_type in INDEX_TYPES else manifests:
         body = m.json()
@@ -257,8 +259,9 @@ def _save_one(
             if check_blob(directory, blob, image).good:
                 continue  # already in the bundle (another image shares it, or an earlier run)
             fetched += client.fetch_blob(ref, digest, directory / blob_path(digest), size)
+            written.add(digest)
     entry = BundledImage(image, top.digest, top.media_type, len(top.data), tuple(blobs.values()))
-    return entry, fetched
+    return entry, fetched, written
 
 
 def save_images(
@@ -280,17 +283,25 @@ def save_images(
     entries = dict(existing)
     results: list[BundleFile] = []
     unique = list(dict.fromkeys(images))
+    reported: set[str] = set()  # a blob shared by several images is one row of the report
+
+    def report(checks: list[BundleFile]) -> None:
+        for c in checks:
+            if c.path not in reported or not c.good:
+                reported.add(c.path)
+                results.append(c)
+
     for n, image in enumerate(unique, start=1):
         step = f"image {image}"
         known = entries.get(image)
         if known is not None:
             checks = [check_blob(directory, b, image) for b in known.blobs]
             if all(c.good for c in checks):
-                results.extend(checks)
+                report(checks)
                 continue
         reporting.start(rep, step, f"copying from its registry ({n}/{len(unique)})")
         try:
-            entry, fetched = _save_one(directory, image, client, plats)
+            entry, fetched, written = _save_one(directory, image, client, plats)
         except (PlatformError, OSError) as exc:
             message = exc.message if isinstance(exc, PlatformError) else str(exc)
             results.append(
@@ -306,10 +317,13 @@ def save_images(
             reporting.fail(rep, step, message)
             continue
         entries[image] = entry
-        checks = [check_blob(directory, b, image) for b in entry.blobs]
+        checks = [
+            replace(c, status="added") if c.good and b.digest in written else c
+            for b, c in ((b, check_blob(directory, b, image)) for b in entry.blobs)
+        ]
         if all(c.good for c in checks):
             write_manifest(directory, list(entries.values()))
-        results.extend(checks)
+        report(checks)
         total = sum(b.size for b in entry.blobs)
         reporting.finish(rep, step, f"{total / 1e6:.1f} MB, {fetched / 1e6:.1f} MB downloaded")
     return results

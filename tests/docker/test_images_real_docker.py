@@ -178,6 +178,11 @@ def test_bundle_images_from_a_local_registry_then_verify_and_tamper(
     again = run_main([*argv, "--no-download", "-o", "json"])
     assert again.exit_code == 0, again.output
     assert hashlib.sha256(victim.read_bytes()).hexdigest() == layer
+    statuses = {
+        f["path"]: f["status"] for f in json.loads(again.stdout)["files"] if f["component"] == "images"
+    }
+    assert statuses.pop(f"images/blobs/sha256/{layer}") == "added"
+    assert set(statuses.values()) == {"ok"}
 
 
 def test_a_bundled_image_loads_into_docker_under_its_config_digest(

@@ -140,7 +140,8 @@ def test_bundle_round_trip_between_two_registries_keeps_digests(tmp_path: Path) 
         bundle = tmp_path / "bundle"
         with RegistryClient() as client:
             results = save_images(bundle, images, client, platforms=[("linux", "amd64"), ("linux", "arm64")])
-        assert results and all(r.good for r in results), [r.message for r in results if not r.good]
+        assert results and all(r.status == "added" for r in results), [r.message for r in results]
+        assert len({r.path for r in results}) == len(results)  # shared blobs are one row
         entries = read_manifest(bundle)
         assert entries is not None and set(entries) == set(images)
         assert entries[app.pinned].digest == app.digest == entries[app.tagged].digest
