@@ -422,3 +422,57 @@ def test_cache_status_reads_docker_and_rm_asks_first(docker_daemon: DockerDaemon
     assert all(c["container"].startswith("platformctl-cache-") for c in data["caches"])
     unanswered = run_main(["cache", "rm"])  # the question gets no answer: aborted, nothing removed
     assert unanswered.exit_code == 130 and "aborted: nothing was changed" in unanswered.stderr
+
+
+def test_bundle_registry_container_starts_from_the_bundle_on_a_loopback_port(
+    docker_daemon: DockerDaemon, local_registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``up``'s Docker side of the bundle registry with the real daemon: the registry image comes from
+    the bundle (a stand-in built here: busybox httpd answering ``GET /v2/`` on :5000, since the pinned
+    registry image cannot be fetched offline), the container is created with the loopback-only port,
+    answers there, is reused by a second start, and ``cache rm`` removes it with its volume."""
+    from platformctl.drivers.docker import EngineClient
+    from platformctl.drivers.registry import RegistryClient
+    from platformctl.usecases import bundle_registry as br
+    from platformctl.usecases import registry_cache
+    from platformctl.usecases.bundle_images import read_manifest, save_images
+
+    run = uuid.uuid4().hex[:8]
+    ctx = _busybox_context(
+        tmp_path / "ctx",
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY v2 /www/v2/index.html\n"
+        f"LABEL run={run}\n"
+        'ENTRYPOINT ["/bin/busybox", "httpd", "-f", "-p", "5000", "-h", "/www"]\n',
+        {"v2": "{}\n"},
+    )
+    ref = f"{local_registry}/pctl-test/registry:{run}"
+    _docker(docker_daemon, "build", "-q", "-t", ref, str(ctx))
+    _docker(docker_daemon, "push", ref)
+    _docker(docker_daemon, "rmi", ref)
+    bundle = tmp_path / "bundle"
+    with RegistryClient() as client:
+        assert all(r.good for r in save_images(bundle, [ref], client))
+    entry = (read_manifest(bundle) or {})[ref]
+    name = f"pctl-test-bundle-{run}"
+    monkeypatch.setattr(br, "NAME", name)
+    monkeypatch.setattr(br, "VOLUME", name)
+    engine = EngineClient()
+    image_id = ""
+    try:
+        address = br.start_registry(engine, bundle, entry)
+        image_id = br.docker_archive(bundle, entry, tmp_path / "again.tar")
+        assert address.startswith("127.0.0.1:")
+        with RegistryClient() as client:
+            client.wait_ready(address, timeout=30)
+        inspect = json.loads(_docker(docker_daemon, "inspect", name))[0]
+        assert inspect["Image"] == image_id
+        assert inspect["HostConfig"]["PortBindings"]["5000/tcp"][0]["HostIp"] == "127.0.0.1"
+        assert br.start_registry(engine, bundle, entry) == address  # running: reused, same port
+        assert name in registry_cache.remove(engine, ["bundle"])  # only the bundle registry
+        assert not engine.container_exists(name)
+    finally:
+        _docker(docker_daemon, "rm", "-f", name, check=False)
+        _docker(docker_daemon, "volume", "rm", "-f", name, check=False)
+        _docker(docker_daemon, "rmi", "-f", br.LOCAL_TAG, check=False)
+        if image_id:
+            _docker(docker_daemon, "rmi", "-f", image_id, check=False)
