@@ -70,7 +70,7 @@ def plan_images(
     prepull: bool | None,
     reporter: Reporter | None = None,
 ) -> UpImages | None:
-    """The image list for ``up``. With bundled image archives every failure is raised (the install
+    """The image list for ``up``. With a bundle holding images every failure is raised (the install
     depends on them); otherwise the list only feeds the optional pre-pull and cache, so a render
     failure is logged and ``up`` goes on (the component that fails to render reports it properly)."""
     from platformctl.errors import PlatformError
@@ -167,7 +167,8 @@ def start_images(
     concurrency: int = DEFAULT_CONCURRENCY,
     timeout: float = 900,
 ) -> Prepull | ExistingPrepull | None:
-    """Load bundled archives (blocking) or start the background pre-pull; None when nothing runs."""
+    """Point the nodes at the bundle registry (blocking) or start the background pre-pull; None when
+    nothing runs in the background."""
     from platformctl.usecases.cluster import kind_cluster
 
     if not docker_nodes(info.provider):
