@@ -109,9 +109,10 @@ def bundle(
         bool,
         typer.Option(
             "--images",
-            help="Also save every image of the enabled platform (`platformctl images`): docker pull "
-            "+ docker save, one archive per image in DIR/images, sha256 in SHA256SUMS and "
-            "images/manifest.json.",
+            help="Also copy every image of the enabled platform (`platformctl images`), the "
+            "registry that serves them and (kind) the node image from their registries into "
+            "DIR/images, an OCI image layout with the manifests' exact bytes (digests kept); each "
+            "blob's sha256 in SHA256SUMS.",
         ),
     ] = False,
     charts_dir: Annotated[
@@ -176,17 +177,18 @@ def _save_images(
     sets: list[str] | None,
     reporter: StderrReporter,
 ) -> None:
-    """bundle --images: the image list from a render over the bundle just made, then pull + save."""
+    """bundle --images: the image list from a render over the bundle just made, then copy them."""
     from platformctl.cli.common import load_spec_from_ctx
-    from platformctl.usecases.bundle import add_images
-    from platformctl.usecases.images import list_images
+    from platformctl.usecases.bundle import write_sums
+    from platformctl.usecases.bundle_images import bundle_image_list, copy_images
     from platformctl.usecases.render import SourceOptions
 
     spec = load_spec_from_ctx(ctx, sets=sets)
     sources = SourceOptions(manifests_dir=directory, charts_dir=charts_dir, allow_download=allow_download)
-    names = list_images(spec, sources=sources).names()
-    output.info(f"saving {len(names)} images into {directory / 'images'}")
-    add_images(directory, report, names, reporter=reporter)
+    names = bundle_image_list(spec, sources)
+    output.info(f"copying {len(names)} images into {directory / 'images'}")
+    report.files.extend(copy_images(directory, names, reporter=reporter))
+    write_sums(directory, report)
 
 
 def register(app: typer.Typer) -> None:

@@ -140,9 +140,9 @@ def publisher_of(containers: list[dict[str, Any]], port: int) -> str | None:
     return None
 
 
-# -- images: pull, save, load, exec (bundle --images, pre-pull) -----------------------------------
+# -- images: pull, load, exec (pre-pull, caches, the bundle registry) ------------------------------
 # Docker Engine API v1.41 (Docker 20.10): POST /images/create?fromImage=&tag= streams JSON progress
-# lines ({"status"…} or {"errorDetail": {"message"}, "error"}); GET /images/get?names= streams a
+# lines ({"status"…} or {"errorDetail": {"message"}, "error"}); POST /images/load takes a
 # `docker save` tar; POST /containers/{id}/exec + POST /exec/{id}/start + GET /exec/{id}/json run a
 # command in a container (what `docker exec` does). https://docs.docker.com/engine/api/v1.41/
 
@@ -205,25 +205,6 @@ class ImageClient(DockerClient):
                         raise ClusterError(f"docker pull {image}: {detail}")
         except (httpx.HTTPError, OSError) as exc:
             raise self._fail(f"pull {image}", exc) from None
-
-    def save(self, image: str, dest: Path) -> None:
-        """``docker save IMAGE > dest`` (dest written in place; the caller renames it when complete)."""
-        import httpx
-
-        try:
-            with (
-                self._stream_client() as client,
-                client.stream("GET", "/images/get", params={"names": image}) as resp,
-            ):
-                if resp.status_code != 200:
-                    raise ClusterError(
-                        f"docker save {image}: HTTP {resp.status_code}: {resp.read().decode()[:300].strip()}"
-                    )
-                with dest.open("wb") as fh:
-                    for chunk in resp.iter_bytes(1 << 20):
-                        fh.write(chunk)
-        except (httpx.HTTPError, OSError) as exc:
-            raise self._fail(f"save {image}", exc) from None
 
     def exec(self, container: str, cmd: list[str]) -> tuple[int, str]:
         """Run ``cmd`` in ``container`` (``docker exec``); (exit code, combined output)."""
@@ -347,3 +328,39 @@ class EngineClient(ImageClient):
             size = (v.get("UsageData") or {}).get("Size")
             out[str(v.get("Name"))] = int(size) if isinstance(size, int) else -1
         return out
+
+    def load_image(self, archive: Path) -> None:
+        """``docker load < archive`` (POST /images/load); raises with the daemon's message."""
+        import httpx
+
+        def body() -> Any:
+            with archive.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    yield chunk
+
+        try:
+            with (
+                self._stream_client() as client,
+                client.stream(
+                    "POST",
+                    "/images/load",
+                    params={"quiet": "1"},
+                    headers={"Content-Type": "application/x-tar"},
+                    content=body(),
+                ) as resp,
+            ):
+                text = resp.read().decode(errors="replace")
+        except (httpx.HTTPError, OSError) as exc:
+            raise self._fail(f"load {archive}", exc) from None
+        if resp.status_code != 200 or '"error' in text:
+            raise ClusterError(f"docker load {archive}: HTTP {resp.status_code}: {text[:300].strip()}")
+
+    def published_port(self, name: str, port: str) -> int | None:
+        """The host port Docker published for ``port`` (e.g. ``5000/tcp``) of container ``name``."""
+        _, data = self._call("GET", f"/containers/{name}/json")
+        ports = ((data or {}).get("NetworkSettings") or {}).get("Ports") or {}
+        for binding in ports.get(port) or []:
+            host_port = str(binding.get("HostPort") or "")
+            if host_port.isdigit():
+                return int(host_port)
+        return None

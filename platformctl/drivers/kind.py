@@ -7,7 +7,7 @@ one policy every provider shares (providers/ownership.py; providers/kind.py appl
 
 Commands used (kind v0.30.0 CLI): ``kind get clusters``, ``kind create cluster --name --config
 --kubeconfig --wait``, ``kind delete cluster --name --kubeconfig``, ``kind get kubeconfig --name``,
-``kind get nodes --name``, ``kind load image-archive <tar> --name``.
+``kind get nodes --name``, ``kind load docker-image <image> --name``.
 kind is always pointed at a private kubeconfig file; the user's kubeconfig is changed only through
 drivers/kubeconfig.py (one context, mode 0600, other contexts untouched).
 """
@@ -288,14 +288,6 @@ class KindCluster:
                 f"kind could not list the nodes of cluster {name!r}", details=_lines(res.stderr)
             )
         return [line.strip() for line in res.stdout.splitlines() if line.strip()]
-
-    def load_image_archive(self, name: str, archive: Path, *, timeout: float = 900) -> None:
-        """``kind load image-archive ARCHIVE --name NAME``: import a ``docker save`` tar into every node."""
-        res = self._run(["load", "image-archive", str(archive), "--name", name], timeout=timeout)
-        if res.returncode != 0:
-            raise ClusterError(
-                f"kind could not load {archive.name} into cluster {name!r}", details=_lines(res.stderr)
-            )
 
     def load_docker_image(self, name: str, image: str, *, timeout: float = 600) -> None:
         """``kind load docker-image IMAGE --name NAME``: copy a local image onto the cluster's nodes, so

@@ -26,6 +26,7 @@ __all__ = [
     "ProviderOptions",
     "Target",
     "create",
+    "docker_nodes",
     "gateway_service_type",
     "manages_cluster",
     "publishes_host_ports",
@@ -52,6 +53,11 @@ def _cls(name: str) -> type[KindProvider] | type[ExistingProvider] | type[Miniku
 def create(spec: PlatformSpec, options: ProviderOptions | None = None) -> Provider:
     """The provider ``spec.cluster.provider`` names, configured with this command's options."""
     return _cls(spec.cluster.provider)(options)
+
+
+def docker_nodes(provider: str) -> bool:
+    """Whether ``provider``'s nodes are containers of this machine's Docker daemon (base.py)."""
+    return _cls(provider).docker_nodes
 
 
 def gateway_service_type(provider: str) -> GatewayServiceType:

@@ -71,6 +71,9 @@ class Provider(Protocol):
     publishes_host_ports: ClassVar[bool]
     # Binaries this provider drives (resolved and pinned like kind/helm/kubectl: drivers/tools.py).
     tools: ClassVar[tuple[str, ...]]
+    # The nodes are containers of this machine's Docker daemon (kind): images can be loaded into them and
+    # their containerd pointed at local registries (pre-pull, registry cache, bundle registry, --build).
+    docker_nodes: ClassVar[bool]
 
     def context_name(self, spec: PlatformSpec) -> str | None:
         """The kubeconfig context this provider's cluster is reached through (None: the current one)."""

@@ -20,6 +20,7 @@ class ExistingProvider:
     manages_cluster: ClassVar[bool] = False
     publishes_host_ports: ClassVar[bool] = False
     tools: ClassVar[tuple[str, ...]] = ()
+    docker_nodes: ClassVar[bool] = False
 
     def __init__(self, options: ProviderOptions | None = None) -> None:
         self.options = options or ProviderOptions()

@@ -179,6 +179,7 @@ class KindProvider:
     manages_cluster: ClassVar[bool] = True
     publishes_host_ports: ClassVar[bool] = True
     tools: ClassVar[tuple[str, ...]] = ("kind",)
+    docker_nodes: ClassVar[bool] = True
 
     def __init__(self, options: ProviderOptions | None = None) -> None:
         self.options = options or ProviderOptions()

@@ -38,6 +38,7 @@ class MinikubeProvider:
     manages_cluster: ClassVar[bool] = True
     publishes_host_ports: ClassVar[bool] = False
     tools: ClassVar[tuple[str, ...]] = ("minikube",)
+    docker_nodes: ClassVar[bool] = False
 
     def __init__(self, options: ProviderOptions | None = None) -> None:
         self.options = options or ProviderOptions()

@@ -67,7 +67,9 @@ def plan_build(directory: Path, app: str, *, provider: str, cluster_name: str, p
         raise UsageError(
             f"--push: {push!r} is not a registry (HOST[:PORT][/PATH], e.g. registry.example.com/team)"
         )
-    if push is None and provider != "kind":
+    from platformctl.providers import docker_nodes
+
+    if push is None and not docker_nodes(provider):
         raise UsageError(
             f"--push: required with --build on a cluster of provider {provider!r}: it cannot see images on "
             "this machine; pass --push REGISTRY (the cluster must be able to pull from it)"

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from platformctl.drivers.tools import ToolResolver
-    from platformctl.usecases.bundle_images import ImageStore
 
 FileStatus = Literal["ok", "added", "missing", "size-mismatch", "sha256-mismatch", "error"]
 GOOD: frozenset[str] = frozenset({"ok", "added"})
@@ -356,24 +355,3 @@ def _write_sums(directory: Path, report: BundleReport) -> None:
 def write_sums(directory: Path, report: BundleReport) -> None:
     """Rewrite SHA256SUMS after more files were added (``bundle --images``)."""
     _write_sums(directory, report)
-
-
-def add_images(
-    directory: Path,
-    report: BundleReport,
-    images: Sequence[str],
-    *,
-    store: ImageStore | None = None,
-    reporter: Reporter | None = None,
-) -> None:
-    """``bundle --images``: pull and save ``images`` into ``directory``/images (usecases/bundle_images.py),
-    add them to ``report`` and rewrite SHA256SUMS. ``store``: the Docker daemon (default: DOCKER_HOST,
-    the docker context or the default socket)."""
-    from platformctl.usecases.bundle_images import save_images
-
-    if store is None:
-        from platformctl.drivers.docker import ImageClient
-
-        store = ImageClient()
-    report.files.extend(save_images(directory, images, store, reporter=reporter))
-    write_sums(directory, report)

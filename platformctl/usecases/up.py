@@ -378,6 +378,10 @@ def up(
 
         # issue 11: before the cluster is touched, so a bundle lacking an image changes nothing.
         images = plan_images(spec, plan, options.sources, prepull=options.prepull, reporter=base)
+        if images is not None and images.bundled and providers.docker_nodes(spec.cluster.provider):
+            from platformctl.usecases.up_images import serve_bundle
+
+            serve_bundle(images, reporter=base)  # air-gapped: the nodes will pull from it
         provider = providers.create(
             spec,
             providers.ProviderOptions(
@@ -386,7 +390,8 @@ def up(
                 force=options.force,
                 allow_download=options.sources.allow_download,
                 reporter=base,
-                registry_cache=cache_enabled(spec),
+                # containerd's hosts.toml directory: for the caches, or for the bundle registry
+                registry_cache=cache_enabled(spec) or bool(images is not None and images.bundled),
             ),
         )
         info = provider.ensure(spec)

@@ -1,13 +1,16 @@
-"""Images during ``up``: load a bundle's image archives, or pre-pull while the DAG installs.
+"""Images during ``up``: serve a bundle's images, or pre-pull while the DAG installs.
 
-Two moments, so that a refusal changes nothing:
+Three moments, so that a refusal changes nothing:
 
 1. ``plan_images`` (before the cluster is created or touched): derive the image list from the render,
-   in pull order; when ``--manifests-dir`` holds image archives (``bundle --images``), check that the
-   bundle has every image and each archive's sha256 (exit 3 naming the missing image otherwise).
-2. ``start_images`` (as soon as the cluster exists): kind + bundled archives → ``kind load
-   image-archive`` for each, before anything is installed; kind otherwise → a background ``Prepull``
-   into every node (``crictl pull`` through ``docker exec``), a few at a time, while the DAG runs.
+   in pull order; when ``--manifests-dir`` holds images (``bundle --images``), check that the bundle
+   has every image (and the pinned registry image to serve them) and every blob's sha256 (exit 3
+   naming the missing image otherwise).
+2. ``serve_bundle`` (still before the cluster is created, kind only): start the bundle registry from
+   the bundle and push the images into it, digests intact (usecases/bundle_registry.py).
+3. ``start_images`` (as soon as the cluster exists): with a bundle, point every node's containerd at
+   the bundle registry before anything is installed; kind otherwise → a background ``Prepull`` into
+   every node (``crictl pull`` through ``docker exec``), a few at a time, while the DAG runs.
    Pre-pull failures are reported, never fatal: the kubelet pulls those images itself.
 """
 
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from platformctl import reporting
+from platformctl.providers import docker_nodes
 from platformctl.usecases.prepull import DEFAULT_CONCURRENCY, Prepull, pull_order
 
 if TYPE_CHECKING:
@@ -28,6 +32,8 @@ if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
+    from platformctl.usecases.bundle_images import BundledImage
+    from platformctl.usecases.bundle_registry import Engine as BundleEngine
     from platformctl.usecases.cluster import ClusterInfo
     from platformctl.usecases.prepull_existing import ExistingPrepull
     from platformctl.usecases.render import SourceOptions
@@ -36,21 +42,24 @@ if TYPE_CHECKING:
 @dataclass
 class UpImages:
     images: list[str]  # every image of the plan, in pull order
-    archives: list[tuple[str, Path]] = field(default_factory=list)  # verified bundle archives
+    bundle: Path | None = None  # --manifests-dir holding images (bundle --images)
+    bundled: list[BundledImage] = field(default_factory=list)  # verified entries to serve, registry too
+    bundle_registry: str | None = None  # loopback address of the running bundle registry
+    node_image: str | None = None  # kind's node image (served from the bundle when it has it)
     prepull: bool = False
     registry_cache: bool = False  # kind: start the pull-through caches and point the nodes at them
 
 
 def cache_enabled(spec: PlatformSpec) -> bool:
     """``cluster.registry_cache``; null means on for kind (it only exists for kind clusters)."""
-    if spec.cluster.provider != "kind":
+    if not docker_nodes(spec.cluster.provider):
         return False
     return True if spec.cluster.registry_cache is None else spec.cluster.registry_cache
 
 
 def wants_prepull(spec: PlatformSpec, prepull: bool | None) -> bool:
     """``--prepull/--no-prepull``; by default on for kind (platformctl owns the node), off otherwise."""
-    return spec.cluster.provider == "kind" if prepull is None else prepull
+    return docker_nodes(spec.cluster.provider) if prepull is None else prepull
 
 
 def plan_images(
@@ -61,12 +70,13 @@ def plan_images(
     prepull: bool | None,
     reporter: Reporter | None = None,
 ) -> UpImages | None:
-    """The image list for ``up``. With bundled image archives every failure is raised (the install
+    """The image list for ``up``. With a bundle holding images every failure is raised (the install
     depends on them); otherwise the list only feeds the optional pre-pull and cache, so a render
     failure is logged and ``up`` goes on (the component that fails to render reports it properly)."""
     from platformctl.errors import PlatformError
-    from platformctl.usecases.bundle_images import MANIFEST, archives_for
+    from platformctl.usecases.bundle_images import MANIFEST, bundled_for, node_image, read_manifest
     from platformctl.usecases.images import images_from_render
+    from platformctl.usecases.registry_cache import REGISTRY_IMAGE
     from platformctl.usecases.render import render
 
     bundle = sources.manifests_dir
@@ -83,8 +93,69 @@ def plan_images(
         reporting.log(reporter or reporting.NullReporter(), "images", f"pre-pull skipped: {exc.message}")
         return None
     ordered = [e.image for e in pull_order(report, plan.order)]
-    archives = archives_for(bundle, ordered) if bundle is not None and bundled else []
-    return UpImages(ordered, archives, prepull=want and not archives, registry_cache=cache and not archives)
+    if bundle is None or not bundled:
+        return UpImages(ordered, prepull=want, registry_cache=cache)
+    # The registry that serves the bundle runs from the bundle too (kind: nodes on this Docker).
+    serve = docker_nodes(spec.cluster.provider)
+    entries = bundled_for(bundle, [*ordered, REGISTRY_IMAGE] if serve else ordered)
+    node = node_image(spec) if serve else None
+    if node is not None and node in (read_manifest(bundle) or {}):
+        entries += bundled_for(bundle, [node])  # served too: see serve_bundle
+    return UpImages(ordered, bundle=bundle, bundled=entries, node_image=node)
+
+
+def _engine() -> BundleEngine:
+    from platformctl.drivers.docker import EngineClient
+
+    return EngineClient()
+
+
+def serve_bundle(images: UpImages, *, reporter: Reporter, docker: BundleEngine | None = None) -> None:
+    """Start the bundle registry and push the bundle's images into it (before the cluster exists).
+    Failures raise: an air-gapped cluster has nowhere else to pull from."""
+    from platformctl.drivers.registry import RegistryClient, parse_reference
+    from platformctl.errors import PlatformError
+    from platformctl.usecases.bundle_registry import push_bundle, start_registry, target_repository
+    from platformctl.usecases.registry_cache import REGISTRY_IMAGE
+
+    if images.bundle is None or not images.bundled:
+        return
+    engine = docker or _engine()
+    step = "bundle registry"
+    registry_entry = next(e for e in images.bundled if e.image == REGISTRY_IMAGE)
+    served = [e for e in images.bundled if e.image != REGISTRY_IMAGE]
+    reporting.start(reporter, step, f"serving {len(served)} bundled images from a local registry")
+    try:
+        address = start_registry(engine, images.bundle, registry_entry, reporter=reporter)
+        with RegistryClient() as client:
+            client.wait_ready(address)
+            uploaded = push_bundle(images.bundle, served, client, address, reporter=reporter)
+    except (PlatformError, OSError) as exc:
+        reporting.fail(reporter, step, exc.message if isinstance(exc, PlatformError) else str(exc))
+        raise
+    images.bundle_registry = address
+    reporting.finish(reporter, step, f"{len(served)} images at {address} ({uploaded} blobs uploaded)")
+    node = images.node_image
+    if node is not None and not engine.image_present(node):
+        # kind runs `docker inspect --type=image <node image>` and pulls when that fails
+        # (kubernetes-sigs/kind pkg/cluster/internal/providers/docker/images.go pullIfNotPresent);
+        # Docker (checked with 20.10) resolves `name:tag@sha256:…` only for images pulled under that
+        # name, so the copy in the bundle registry cannot stand in for it under the pinned reference.
+        ref = parse_reference(node)
+        pin = f"@{ref.digest}" if ref.digest else f":{ref.tag or 'latest'}"
+        served_as = f"{address}/{target_repository(node)}{pin}"
+        has = any(e.image == node for e in images.bundled)
+        reporting.log(
+            reporter,
+            step,
+            f"warning: Docker lacks the kind node image {node}; kind will try to pull it"
+            + (
+                f". The bundle registry serves it as {served_as}: set cluster.node_image to that "
+                "(docs/airgapped.md)"
+                if has
+                else " and the bundle does not carry it"
+            ),
+        )
 
 
 def start_images(
@@ -96,17 +167,17 @@ def start_images(
     concurrency: int = DEFAULT_CONCURRENCY,
     timeout: float = 900,
 ) -> Prepull | ExistingPrepull | None:
-    """Load bundled archives (blocking) or start the background pre-pull; None when nothing runs."""
-    from platformctl.usecases.bundle_images import load_archives
+    """Point the nodes at the bundle registry (blocking) or start the background pre-pull; None when
+    nothing runs in the background."""
     from platformctl.usecases.cluster import kind_cluster
 
-    if info.provider != "kind":
-        if images.archives:
+    if not docker_nodes(info.provider):
+        if images.bundled:
             reporting.log(
                 reporter,
                 "images",
-                "image archives are loaded into kind clusters only: push them to the registry this "
-                "cluster pulls from",
+                f"bundled images are served to kind clusters only: push {images.bundle}/images (an OCI "
+                "image layout) to the registry this cluster pulls from",
             )
         if images.prepull and engine is not None and images.images:
             from platformctl.usecases.prepull_existing import ExistingPrepull
@@ -116,10 +187,8 @@ def start_images(
             return existing
         return None
     kind = kind_cluster()
-    if images.archives:
-        load_archives(
-            images.archives, lambda path: kind.load_image_archive(info.name, path), reporter=reporter
-        )
+    if images.bundled:
+        point_nodes_at_bundle(kind.nodes(info.name), images, reporter=reporter)
         return None
     if not (images.prepull or images.registry_cache) or not images.images:
         return None
@@ -145,6 +214,21 @@ def start_images(
     job = Prepull(images.images, pull, concurrency=concurrency, reporter=reporter)
     job.start()
     return job
+
+
+def point_nodes_at_bundle(
+    nodes: Sequence[str], images: UpImages, *, reporter: Reporter, docker: BundleEngine | None = None
+) -> None:
+    """Every node's containerd pulls the bundle's registries from the bundle registry."""
+    from platformctl.drivers.registry import parse_reference
+    from platformctl.usecases.bundle_registry import configure_nodes
+
+    if images.bundle_registry is None:
+        return
+    upstreams = sorted({parse_reference(e.image).registry for e in images.bundled})
+    step = "bundle registry"
+    configure_nodes(docker or _engine(), nodes, upstreams)
+    reporting.log(reporter, step, f"{len(nodes)} nodes pull {', '.join(upstreams)} from the bundle")
 
 
 def start_cache(

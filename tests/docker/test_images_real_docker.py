@@ -2,7 +2,9 @@
 
 * ``bundle DIR --images``: the source is a local registry — Debian's ``docker-registry`` (the same
   registry program as the registry image) run as a process on 127.0.0.1 — into which test images are
-  pushed; the bundle pulls and saves them, records their sha256, and ``--verify`` catches tampering.
+  pushed by the real Docker; the bundle copies them through the registry API keeping the digests
+  ``docker push`` reported, records every blob's sha256, and ``--verify`` catches tampering. A
+  bundled image loads into Docker (how ``up`` starts the bundle registry offline) under its ID.
 * pre-pull during ``up`` on kind: the fake ``kind`` names a node container that really runs (busybox
   FROM scratch with a fake ``crictl`` that logs each pull's start and end); pulls go through the
   Docker Engine API's exec, as with a real kind node.
@@ -107,7 +109,8 @@ def test_bundle_images_from_a_local_registry_then_verify_and_tamper(
     upstream = Path(__import__("os").environ.get("PLATFORMCTL_UPSTREAM_DIR", ""))
     if not (upstream / "LOCK.yaml").is_file():
         pytest.skip("PLATFORMCTL_UPSTREAM_DIR unset")
-    # Three images in the local registry standing in for infra's (no upstream registry is reachable).
+    # Three images in the local registry standing in for infra's (no upstream registry is reachable),
+    # pushed by the real Docker: the bundle must keep the digests `docker push` reported.
     ctx = _busybox_context(
         tmp_path / "ctx", "FROM scratch\nCOPY busybox /bin/busybox\nARG WHICH\nLABEL which=$WHICH\n"
     )
@@ -115,10 +118,12 @@ def test_bundle_images_from_a_local_registry_then_verify_and_tamper(
         img: f"{local_registry}/pctl-test/{img.split(':')[0].split('/')[-1]}:{img.split(':')[1]}"
         for img in INFRA_IMAGES
     }
+    pushed: dict[str, str] = {}
     for src, ref in local.items():
         _docker(docker_daemon, "build", "-q", "--build-arg", f"WHICH={src}", "-t", ref, str(ctx))
         _docker(docker_daemon, "push", ref)
-        _docker(docker_daemon, "rmi", ref)  # the bundle must really pull it from the registry
+        pushed[ref] = _docker(docker_daemon, "inspect", "--format", "{{index .RepoDigests 0}}", ref).strip()
+        _docker(docker_daemon, "rmi", ref)
     real = render_mod.render_objects
 
     def to_local_registry(name: str, rctx: Any, plan: Any) -> tuple[str, list[dict[str, Any]]]:
@@ -130,71 +135,90 @@ def test_bundle_images_from_a_local_registry_then_verify_and_tamper(
 
     monkeypatch.setattr(render_mod, "render_objects", to_local_registry)
     cfg = tmp_path / "platform.yaml"
-    cfg.write_text(json.dumps({"components": {n: {"enabled": n == "infra"} for n in COMPONENTS}}))
+    # provider existing: kind would add the registry and node images, which only Docker Hub serves
+    cfg.write_text(
+        json.dumps(
+            {
+                "cluster": {"provider": "existing"},
+                "domain": "apps.example.test",
+                "components": {n: {"enabled": n == "infra"} for n in COMPONENTS},
+            }
+        )
+    )
     bundle = tmp_path / "bundle"
+    argv = ["-f", str(cfg), "bundle", str(bundle), "--images", "--manifests-dir", str(upstream)]
+    ran = run_main([*argv, "--no-download", "-o", "json"])
+    assert ran.exit_code == 0, ran.output
+    manifest = json.loads((bundle / "images" / "manifest.json").read_text())
+    assert manifest["schema"] == 2
+    assert sorted(e["image"] for e in manifest["images"]) == sorted(local.values())
+    for e in manifest["images"]:
+        assert f"{e['image'].rsplit(':', 1)[0]}@{e['digest']}" == pushed[e["image"]]  # same digest
+    sums = (bundle / "SHA256SUMS").read_text()
+    blobs = {b["digest"] for e in manifest["images"] for b in e["blobs"]}
+    for digest in blobs:
+        hexd = digest.removeprefix("sha256:")
+        assert f"{hexd}  ./images/blobs/sha256/{hexd}\n" in sums
+    # sha256sum -c works without platformctl (manifests and blobs alike)
+    check = subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=bundle, capture_output=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    verified = run_main(["bundle", str(bundle), "--verify", "-o", "json"])
+    assert verified.exit_code == 0, verified.output
+    assert {f["path"] for f in json.loads(verified.stdout)["files"] if f["component"] == "images"} == {
+        f"images/blobs/sha256/{d.removeprefix('sha256:')}" for d in blobs
+    }
+    layer = manifest["images"][0]["blobs"][-1]["digest"].removeprefix("sha256:")
+    victim = bundle / "images" / "blobs" / "sha256" / layer
+    victim.write_bytes(victim.read_bytes()[:-1] + b"!")
+    bad = run_main(["bundle", str(bundle), "--verify"])
+    assert bad.exit_code == 3, bad.output
+    assert f"images/blobs/sha256/{layer}: sha256-mismatch" in bad.stderr
+    # A second `bundle --images` fetches the bad blob again and keeps the good ones.
+    again = run_main([*argv, "--no-download", "-o", "json"])
+    assert again.exit_code == 0, again.output
+    assert hashlib.sha256(victim.read_bytes()).hexdigest() == layer
+    statuses = {
+        f["path"]: f["status"] for f in json.loads(again.stdout)["files"] if f["component"] == "images"
+    }
+    assert statuses.pop(f"images/blobs/sha256/{layer}") == "added"
+    assert set(statuses.values()) == {"ok"}
+
+
+def test_a_bundled_image_loads_into_docker_under_its_config_digest(
+    docker_daemon: DockerDaemon, local_registry: str, tmp_path: Path
+) -> None:
+    """How ``up`` gets the registry image into Docker offline: a ``docker save``-format archive built
+    from the bundle's blobs, loaded through the Engine API; the image ID is the config digest."""
+    from platformctl.drivers.docker import EngineClient
+    from platformctl.drivers.registry import RegistryClient
+    from platformctl.usecases.bundle_images import read_manifest, save_images
+    from platformctl.usecases.bundle_registry import LOCAL_TAG, docker_archive
+
+    run = uuid.uuid4().hex[:8]  # a label of its own: an image ID no other image has
+    ctx = _busybox_context(tmp_path / "ctx", f"FROM scratch\nCOPY busybox /bin/busybox\nLABEL run={run}\n")
+    ref = f"{local_registry}/pctl-test/load:{run}"
+    _docker(docker_daemon, "build", "-q", "-t", ref, str(ctx))
+    _docker(docker_daemon, "push", ref)
+    built_id = _docker(docker_daemon, "inspect", "--format", "{{.Id}}", ref).strip()
+    _docker(docker_daemon, "rmi", ref)
+    bundle = tmp_path / "bundle"
+    with RegistryClient() as client:
+        assert all(r.good for r in save_images(bundle, [ref], client))
+    entry = (read_manifest(bundle) or {})[ref]
+    archive = tmp_path / "registry.tar"
+    image_id = docker_archive(bundle, entry, archive)
+    assert image_id == built_id
+    engine = EngineClient()
     try:
-        ran = run_main(
-            [
-                "-f",
-                str(cfg),
-                "bundle",
-                str(bundle),
-                "--images",
-                "--manifests-dir",
-                str(upstream),
-                "--no-download",
-                "-o",
-                "json",
-            ]
-        )
-        assert ran.exit_code == 0, ran.output
-        manifest = json.loads((bundle / "images" / "manifest.json").read_text())
-        assert sorted(e["image"] for e in manifest["images"]) == sorted(local.values())
-        sums = (bundle / "SHA256SUMS").read_text()
-        for e in manifest["images"]:
-            data = (bundle / e["archive"]).read_bytes()
-            assert hashlib.sha256(data).hexdigest() == e["sha256"] and len(data) == e["size"]
-            assert f"{e['sha256']}  ./{e['archive']}\n" in sums
-            # a real `docker save` archive naming the image
-            listing = subprocess.run(["tar", "-xOf", str(bundle / e["archive"]), "manifest.json"],
-                                     capture_output=True, text=True, check=True).stdout  # fmt: skip
-            assert e["image"] in json.loads(listing)[0]["RepoTags"]
-        statuses = {f["path"]: f["status"] for f in json.loads(ran.stdout)["files"]}
-        assert [statuses[e["archive"]] for e in manifest["images"]] == ["added"] * 3
-        # sha256sum -c works without platformctl (manifests and archives alike)
-        check = subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=bundle, capture_output=True)
-        assert check.returncode == 0, check.stdout + check.stderr
-
-        verified = run_main(["bundle", str(bundle), "--verify", "-o", "json"])
-        assert verified.exit_code == 0, verified.output
-        assert sum(1 for f in json.loads(verified.stdout)["files"] if f["component"] == "images") == 3
-
-        victim = bundle / manifest["images"][0]["archive"]
-        victim.write_bytes(victim.read_bytes()[:-1] + b"!")
-        bad = run_main(["bundle", str(bundle), "--verify"])
-        assert bad.exit_code == 3, bad.output
-        assert f"{manifest['images'][0]['archive']}: sha256-mismatch" in bad.stderr
-        # A second `bundle --images` replaces the bad archive and keeps the good ones.
-        again = run_main(
-            [
-                "-f",
-                str(cfg),
-                "bundle",
-                str(bundle),
-                "--images",
-                "--manifests-dir",
-                str(upstream),
-                "--no-download",
-                "-o",
-                "json",
-            ]
-        )
-        assert again.exit_code == 0, again.output
-        statuses = {f["path"]: f["status"] for f in json.loads(again.stdout)["files"]}
-        assert sorted(statuses[e["archive"]] for e in manifest["images"]) == ["added", "ok", "ok"]
+        assert not engine.image_present(image_id)
+        engine.load_image(archive)
+        assert engine.image_present(image_id)
+        out = _docker(docker_daemon, "run", "--rm", image_id, "/bin/busybox", "echo", "loaded")
+        assert out.strip() == "loaded"
     finally:
-        for ref in local.values():
-            _docker(docker_daemon, "rmi", ref, check=False)
+        _docker(docker_daemon, "rmi", "-f", LOCAL_TAG, check=False)
+        _docker(docker_daemon, "rmi", "-f", image_id, check=False)
 
 
 FAKE_CRICTL = """#!/bin/busybox sh
@@ -398,3 +422,57 @@ def test_cache_status_reads_docker_and_rm_asks_first(docker_daemon: DockerDaemon
     assert all(c["container"].startswith("platformctl-cache-") for c in data["caches"])
     unanswered = run_main(["cache", "rm"])  # the question gets no answer: aborted, nothing removed
     assert unanswered.exit_code == 130 and "aborted: nothing was changed" in unanswered.stderr
+
+
+def test_bundle_registry_container_starts_from_the_bundle_on_a_loopback_port(
+    docker_daemon: DockerDaemon, local_registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``up``'s Docker side of the bundle registry with the real daemon: the registry image comes from
+    the bundle (a stand-in built here: busybox httpd answering ``GET /v2/`` on :5000, since the pinned
+    registry image cannot be fetched offline), the container is created with the loopback-only port,
+    answers there, is reused by a second start, and ``cache rm`` removes it with its volume."""
+    from platformctl.drivers.docker import EngineClient
+    from platformctl.drivers.registry import RegistryClient
+    from platformctl.usecases import bundle_registry as br
+    from platformctl.usecases import registry_cache
+    from platformctl.usecases.bundle_images import read_manifest, save_images
+
+    run = uuid.uuid4().hex[:8]
+    ctx = _busybox_context(
+        tmp_path / "ctx",
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY v2 /www/v2/index.html\n"
+        f"LABEL run={run}\n"
+        'ENTRYPOINT ["/bin/busybox", "httpd", "-f", "-p", "5000", "-h", "/www"]\n',
+        {"v2": "{}\n"},
+    )
+    ref = f"{local_registry}/pctl-test/registry:{run}"
+    _docker(docker_daemon, "build", "-q", "-t", ref, str(ctx))
+    _docker(docker_daemon, "push", ref)
+    _docker(docker_daemon, "rmi", ref)
+    bundle = tmp_path / "bundle"
+    with RegistryClient() as client:
+        assert all(r.good for r in save_images(bundle, [ref], client))
+    entry = (read_manifest(bundle) or {})[ref]
+    name = f"pctl-test-bundle-{run}"
+    monkeypatch.setattr(br, "NAME", name)
+    monkeypatch.setattr(br, "VOLUME", name)
+    engine = EngineClient()
+    image_id = ""
+    try:
+        address = br.start_registry(engine, bundle, entry)
+        image_id = br.docker_archive(bundle, entry, tmp_path / "again.tar")
+        assert address.startswith("127.0.0.1:")
+        with RegistryClient() as client:
+            client.wait_ready(address, timeout=30)
+        inspect = json.loads(_docker(docker_daemon, "inspect", name))[0]
+        assert inspect["Image"] == image_id
+        assert inspect["HostConfig"]["PortBindings"]["5000/tcp"][0]["HostIp"] == "127.0.0.1"
+        assert br.start_registry(engine, bundle, entry) == address  # running: reused, same port
+        assert name in registry_cache.remove(engine, ["bundle"])  # only the bundle registry
+        assert not engine.container_exists(name)
+    finally:
+        _docker(docker_daemon, "rm", "-f", name, check=False)
+        _docker(docker_daemon, "volume", "rm", "-f", name, check=False)
+        _docker(docker_daemon, "rmi", "-f", br.LOCAL_TAG, check=False)
+        if image_id:
+            _docker(docker_daemon, "rmi", "-f", image_id, check=False)
