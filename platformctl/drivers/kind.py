@@ -35,7 +35,11 @@ HTTPS_NODE_PORT = 31443
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,48}[a-z0-9])?$")
 # <registry/repo>[:tag][@sha256:<64 hex>]; no spaces/quotes so the value cannot break the YAML.
-_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$")
+# An optional registry host with port first (distribution/reference grammar: domain[:port]/path), e.g.
+# the bundle registry's 127.0.0.1:<port>/docker.io/kindest/node@sha256:… (usecases/up_images.py).
+_IMAGE = re.compile(
+    r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$"
+)
 
 LineCallback = Callable[[str], None]
 

@@ -59,6 +59,9 @@ class ProviderOptions:
     binary: Path | None = None  # the provider's tool (kind/minikube); None: the tool resolver's pick
     state_dir: Path | None = None  # ownership records; None: $XDG_STATE_HOME/platformctl/<provider>
     registry_cache: bool = False  # kind: nodes use the pull-through registry caches (usecases/up_images.py)
+    # kind: create the node from this reference (the pinned node image by the same digest, pulled from
+    # the bundle registry: usecases/up_images.py); ownership keeps comparing the pinned reference.
+    node_image_source: str | None = None
 
 
 class Provider(Protocol):

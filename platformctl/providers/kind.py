@@ -8,6 +8,7 @@ NodePort Service whose ports kind maps to ``cluster.listen_address:http_port/htt
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,12 +77,14 @@ def ensure_cluster(
     on_line: LineCallback | None = None,
     wait: float = 120,
     timeout: float = 600,
+    node_image_source: str | None = None,
 ) -> EnsureResult:
     """Create the cluster, or reuse it when platformctl created it with the same config.
 
     The decision (create / reuse / recreate / refuse) is providers/ownership.py's, checked by
     :func:`preflight` before anything changes. Writes context ``kind-<name>`` into ``kubeconfig_path``
-    (other contexts untouched).
+    (other contexts untouched). ``node_image_source``: create the node from this reference to the same
+    image (the bundle registry's copy); the recorded config, and so reuse, keeps ``cfg.node_image``.
     """
     from platformctl.drivers import kind as kind_driver
     from platformctl.drivers import kubeconfig as kcfg
@@ -101,7 +104,10 @@ def ensure_cluster(
     store.forget(cfg.name)  # recreate, or a record without a cluster (deleted behind our back)
     with tempfile.TemporaryDirectory(prefix="platformctl-kind-") as tmp:
         private = Path(tmp) / "kubeconfig"
-        kind.create(cfg.name, config_yaml, private, on_line, wait=wait, timeout=timeout)
+        create_yaml = config_yaml
+        if node_image_source is not None:
+            create_yaml = kind_driver.render_config(dataclasses.replace(cfg, node_image=node_image_source))
+        kind.create(cfg.name, create_yaml, private, on_line, wait=wait, timeout=timeout)
     store.save(desired)
     kcfg.merge_context(kubeconfig_path, kind.kubeconfig(cfg.name), context=ctx, owner=cfg.name, force=force)
     return EnsureResult(cfg.name, ctx, created=True)
@@ -259,6 +265,7 @@ class KindProvider:
                 force=self.options.force,
                 on_line=lambda line: reporting.update(rep, step, line.strip()),
                 timeout=spec.timeouts.cluster,
+                node_image_source=self.options.node_image_source,
             )
         except BaseException as exc:
             reporting.fail(rep, step, str(exc) or type(exc).__name__)

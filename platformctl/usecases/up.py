@@ -392,6 +392,7 @@ def up(
                 reporter=base,
                 # containerd's hosts.toml directory: for the caches, or for the bundle registry
                 registry_cache=cache_enabled(spec) or bool(images is not None and images.bundled),
+                node_image_source=images.node_image_source if images is not None else None,
             ),
         )
         info = provider.ensure(spec)

@@ -46,6 +46,9 @@ class UpImages:
     bundled: list[BundledImage] = field(default_factory=list)  # verified entries to serve, registry too
     bundle_registry: str | None = None  # loopback address of the running bundle registry
     node_image: str | None = None  # kind's node image (served from the bundle when it has it)
+    # The node image pulled into Docker from the bundle registry (same digest): kind creates the node
+    # from this reference; the cluster's recorded config keeps the pinned one (providers/kind.py).
+    node_image_source: str | None = None
     prepull: bool = False
     registry_cache: bool = False  # kind: start the pull-through caches and point the nodes at them
 
@@ -136,26 +139,33 @@ def serve_bundle(images: UpImages, *, reporter: Reporter, docker: BundleEngine |
     images.bundle_registry = address
     reporting.finish(reporter, step, f"{len(served)} images at {address} ({uploaded} blobs uploaded)")
     node = images.node_image
-    if node is not None and not engine.image_present(node):
-        # kind runs `docker inspect --type=image <node image>` and pulls when that fails
-        # (kubernetes-sigs/kind pkg/cluster/internal/providers/docker/images.go pullIfNotPresent);
-        # Docker (checked with 20.10) resolves `name:tag@sha256:…` only for images pulled under that
-        # name, so the copy in the bundle registry cannot stand in for it under the pinned reference.
-        ref = parse_reference(node)
-        pin = f"@{ref.digest}" if ref.digest else f":{ref.tag or 'latest'}"
-        served_as = f"{address}/{target_repository(node)}{pin}"
-        has = any(e.image == node for e in images.bundled)
+    if node is None or engine.image_present(node):
+        return
+    # kind runs `docker inspect --type=image <node image>` and pulls when that fails
+    # (kubernetes-sigs/kind pkg/cluster/internal/providers/docker/images.go pullIfNotPresent);
+    # Docker resolves `name:tag@sha256:…` only for images pulled under that name (moby
+    # reference/store.go Get looks a tag+digest reference up by name@digest), which cannot happen
+    # offline. So Docker pulls the same digest from the loopback bundle registry (Docker treats
+    # 127.0.0.0/8 registries as insecure, i.e. plain HTTP) and kind creates the node from that name.
+    if not any(e.image == node for e in images.bundled):
         reporting.log(
             reporter,
             step,
-            f"warning: Docker lacks the kind node image {node}; kind will try to pull it"
-            + (
-                f". The bundle registry serves it as {served_as}: set cluster.node_image to that "
-                "(docs/airgapped.md)"
-                if has
-                else " and the bundle does not carry it"
-            ),
+            f"warning: Docker lacks the kind node image {node} and the bundle does not carry it; "
+            "kind will try to pull it",
         )
+        return
+    ref = parse_reference(node)
+    pin = f"@{ref.digest}" if ref.digest else f":{ref.tag or 'latest'}"
+    served_as = f"{address}/{target_repository(node)}{pin}"
+    reporting.start(reporter, "node image", f"pulling {node} into Docker from the bundle registry")
+    try:
+        engine.pull(served_as)
+    except PlatformError as exc:
+        reporting.fail(reporter, "node image", exc.message)
+        raise
+    images.node_image_source = served_as
+    reporting.finish(reporter, "node image", f"kind creates the node from {served_as}")
 
 
 def start_images(

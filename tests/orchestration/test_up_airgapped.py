@@ -132,6 +132,9 @@ class RecordingEngine:
         self.calls.append(("image_present", image))
         return False
 
+    def pull(self, image: str) -> None:
+        self.calls.append(("pull", image))
+
     def load_image(self, archive: Path) -> None:
         with tarfile.open(archive) as tar:
             member = tar.extractfile("manifest.json")
@@ -220,9 +223,12 @@ def test_up_serves_the_bundle_from_a_local_registry_before_the_cluster_exists(
     assert "Docker lacks the kind node image kindest/node:" in warning and "does not carry it" in warning
 
 
-def test_a_bundled_node_image_is_served_and_its_reference_named(
+def test_a_bundled_node_image_is_pulled_from_the_bundle_registry_and_kind_creates_the_node_from_it(
     kind_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from platformctl.drivers.kind import default_state_dir
+    from platformctl.providers.ownership import RecordStore
+
     node = "kindest/node:v1.0.0-test"
     spec = PlatformSpec.model_validate(
         {"cluster": {"node_image": node}, "components": {n: {"enabled": n == "infra"} for n in COMPONENTS}}
@@ -237,10 +243,19 @@ def test_a_bundled_node_image_is_served_and_its_reference_named(
         assert res.run is not None and res.run.ok
         served_as = f"{address}/docker.io/kindest/node:v1.0.0-test"
         with RegistryClient() as client:
-            got = client.manifest(parse_reference(f"{address}/docker.io/kindest/node:v1.0.0-test"))
-        assert got.digest == digests[node]
-    warning = next(e.message for e in rec.events if "kind node image" in e.message)
-    assert f"The bundle registry serves it as {served_as}" in warning
+            got = client.manifest(parse_reference(served_as))
+        assert got.digest == digests[node]  # the bundle registry serves the pinned bytes
+    # Docker pulled it from there before kind ran, and kind created the node from that name ...
+    assert ("pull", served_as) in engine.calls
+    create = next(
+        json.loads(line) for line in (kind_env / "calls.jsonl").read_text().splitlines() if "create" in line
+    )
+    assert f"image: {served_as}" in (create.get("config") or "")
+    finished = next(e.message for e in rec.events if e.step == "node image" and e.kind == "finish")
+    assert served_as in finished
+    # ... while the recorded config keeps the pinned reference: a later online `up` reuses the cluster.
+    record = RecordStore(default_state_dir()).get("platform")
+    assert record is not None and record.settings["node_image"] == node
 
 
 def _cli_up(tmp_path: Path, bundle: Path) -> Any:
