@@ -115,6 +115,15 @@ def bundle(
             "blob's sha256 in SHA256SUMS.",
         ),
     ] = False,
+    tools: Annotated[
+        bool,
+        typer.Option(
+            "--tools",
+            help="Also carry the pinned kind, helm and kubectl binaries for this OS/arch "
+            "(DIR/tools/<tool>/<version>/<os>-<arch>/); `up --manifests-dir DIR` puts them in the "
+            "tool cache.",
+        ),
+    ] = False,
     charts_dir: Annotated[
         Path | None,
         typer.Option("--charts-dir", help="With --images: local Helm charts to render instead of repos."),
@@ -124,7 +133,8 @@ def bundle(
     """Download every pinned manifest into DIR (verified), or check DIR with --verify.
 
     The bundle also holds every pinned Helm chart archive (charts/<chart>-<version>.tgz) and, for
-    cluster.provider minikube, the pinned minikube binary (tools/minikube/<version>/<os>-<arch>/).
+    cluster.provider minikube, the pinned minikube binary (tools/minikube/<version>/<os>-<arch>/);
+    --tools adds kind, helm and kubectl, --images the platform's images.
     """
     from platformctl.errors import IntegrityError
     from platformctl.usecases.bundle import create_bundle, verify_bundle
@@ -147,7 +157,7 @@ def bundle(
             allow_download=not no_download,
             reporter=reporter,
             # The provider's binaries (minikube for cluster.provider minikube), with the whole bundle.
-            tools=() if component else bundle_tools(load_spec_from_ctx(ctx, sets=sets)),
+            tools=() if component else bundle_tools(load_spec_from_ctx(ctx, sets=sets), all_tools=tools),
         )
     if images and not verify and report.ok:
         _save_images(ctx, directory, report, charts_dir, not no_download, sets, reporter)

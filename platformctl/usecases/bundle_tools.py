@@ -1,9 +1,11 @@
 """Tool binaries in an offline bundle: ``tools/<tool>/<version>/<os>-<arch>/<tool>`` plus ``<tool>.sha256``.
 
-The layout is the tool cache's (drivers/tools.py ``ToolResolver.cache_binary``), so copying a bundle's
-``tools/`` into the cache directory (or pointing ``PLATFORMCTL_<TOOL>`` at the binary) makes the offline
-machine use it; the resolver re-checks the digest on every use. Which tools a bundle carries is the
-spec's provider's business (``usecases.tools.bundle_tools``: minikube for ``cluster.provider: minikube``).
+The layout is the tool cache's (drivers/tools.py ``ToolResolver.cache_binary``). ``up --manifests-dir
+DIR`` seeds the cache from the bundle (``seed_cache``: each pinned binary for this OS/arch, checked
+against its recorded digest, copied where the cache lacks an intact one), so the offline machine uses
+it; the resolver re-checks the digest on every use. Which tools a bundle carries:
+``usecases.tools.bundle_tools`` (minikube for ``cluster.provider: minikube``; kind, helm and kubectl
+with ``bundle --tools``).
 
 A binary gets into the bundle only through the resolver's verified path: the cache when its entry is
 intact, else the pinned release downloaded and checked against the lock's sha256 or the release's own
@@ -115,3 +117,52 @@ def verify_tools(directory: Path) -> list[BundleFile]:
         if p.is_file() and not p.name.endswith(".sha256") and not p.name.startswith(".")
     )
     return [check_tool(directory, path) for path in found]
+
+
+def seed_cache(directory: Path, resolver: ToolResolver, reporter: Reporter | None = None) -> list[str]:
+    """Copy the bundle's pinned binaries for this OS/arch into the tool cache where it lacks an intact
+    one; the tools copied. A bundled binary that does not match its recorded digest is refused
+    (IntegrityError, exit 3) before anything uses it. Binaries of other versions or platforms are
+    left alone (the resolver would not use them)."""
+    rep = reporter or NullReporter()
+    seeded: list[str] = []
+    if not (directory / TOOLS_DIR).is_dir():
+        return seeded
+    for tool in sorted(resolver.lock.tools):
+        path = tool_path(resolver, tool)
+        if not (directory / path).is_file():
+            continue
+        checked = check_tool(directory, path)
+        if not checked.good:
+            raise IntegrityError(
+                f"bundle {directory}: {path}: {checked.message}",
+                hint=f"re-create the bundle with `platformctl bundle {directory} --tools` on a connected "
+                "machine, or check it with `platformctl bundle --verify`",
+            )
+        target = resolver.cache_binary(tool)
+        if resolver.cache_ok(target):
+            continue
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=target.parent)
+            os.close(fd)
+            try:
+                shutil.copyfile(directory / path, tmp_name)
+                os.chmod(tmp_name, 0o755)
+                if sha256_file(Path(tmp_name)) != checked.expected_sha256:
+                    raise IntegrityError(f"bundle {directory}: {path} changed while it was copied")
+                # The digest first, then the binary: a crash in between leaves no usable entry.
+                target.with_name(target.name + ".sha256").write_text(
+                    checked.expected_sha256 + "\n", encoding="utf-8"
+                )
+                os.replace(tmp_name, target)
+            finally:
+                Path(tmp_name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"tool cache {target.parent}: cannot write there ({exc.strerror or exc}); "
+                "set PLATFORMCTL_CACHE_DIR to a writable directory"
+            ) from exc
+        seeded.append(tool)
+        reporting.log(rep, "tools", f"{tool} {resolver.pinned(tool)} from the bundle into {target.parent}")
+    return seeded

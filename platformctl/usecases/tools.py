@@ -78,9 +78,10 @@ def spec_tools(spec: PlatformSpec) -> tuple[str, ...]:
     return (*TOOLS, *extra)
 
 
-def bundle_tools(spec: PlatformSpec) -> tuple[str, ...]:
-    """The tool binaries ``bundle DIR`` carries: the provider's beyond kind/helm/kubectl (minikube)."""
-    return spec_tools(spec)[len(TOOLS) :]
+def bundle_tools(spec: PlatformSpec, *, all_tools: bool = False) -> tuple[str, ...]:
+    """The tool binaries ``bundle DIR`` carries: the provider's beyond kind/helm/kubectl (minikube),
+    and with ``all_tools`` (``bundle --tools``) kind, helm and kubectl too."""
+    return spec_tools(spec) if all_tools else spec_tools(spec)[len(TOOLS) :]
 
 
 def select_tools(requested: Sequence[str], spec: PlatformSpec) -> tuple[str, ...]:

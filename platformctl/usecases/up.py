@@ -325,6 +325,14 @@ def up(
     rep = ComponentTaggingReporter(base, plan.order)
     timeout = options.timeout or spec.timeouts.component
     checked = spec  # the spec preflight checks and renders for
+    if options.sources.manifests_dir is not None and not options.dry_run:
+        # Air-gapped: the bundle's pinned binaries (bundle --tools) into the tool cache, before preflight
+        # looks for kind/helm/minikube (a tampered one is refused here, exit 3).
+        from platformctl.drivers.tools import ToolResolver
+        from platformctl.plan.lock import load_lock
+        from platformctl.usecases.bundle_tools import seed_cache
+
+        seed_cache(options.sources.manifests_dir, ToolResolver(lock or load_lock()), base)
 
     preflight_ctx: RenderContext | None = None
     if not options.skip_preflight:

@@ -270,3 +270,38 @@ def test_a_minikube_bundle_without_the_binary_says_how_to_get_it(upstream_dir: P
     # Every other file was still bundled and verified.
     assert json.loads(res.stdout)["ok"] is False
     assert (tmp_path / "b/istio/1.27.1/crd-all.gen.yaml").is_file()
+
+
+def _cached_tool(cache: Path, tool: str) -> Path:
+    from platformctl.drivers.sources import sha256_file
+    from platformctl.drivers.tools import platform_key
+
+    d = cache / "tools" / tool / load_lock().tools[tool].version / platform_key()
+    d.mkdir(parents=True)
+    b = d / tool
+    b.write_text(f"#!/bin/sh\necho '{tool} (a test double)'\n", encoding="utf-8")
+    b.chmod(0o755)
+    (d / f"{tool}.sha256").write_text(sha256_file(b) + "\n", encoding="utf-8")
+    return b
+
+
+def test_bundle_tools_carries_kind_helm_and_kubectl(upstream_dir: Path, tmp_path: Path) -> None:
+    from platformctl.drivers.tools import platform_key
+
+    cached = {t: _cached_tool(tmp_path / "c", t) for t in ("kind", "helm", "kubectl")}
+    res = _bundle(upstream_dir, tmp_path, "--tools")
+    assert res.exit_code == 0, res.output
+    rows = {f["path"]: f["status"] for f in json.loads(res.stdout)["files"] if f["component"] == "tools"}
+    want = {f"tools/{t}/{load_lock().tools[t].version}/{platform_key()}/{t}": t for t in cached}
+    assert rows == dict.fromkeys(want, "added")
+    for rel, tool in want.items():
+        assert (tmp_path / "b" / rel).read_bytes() == cached[tool].read_bytes()
+        assert f"  ./{rel}\n" in (tmp_path / "b/SHA256SUMS").read_text(encoding="utf-8")
+
+
+def test_bundle_tools_without_a_cached_binary_names_it(upstream_dir: Path, tmp_path: Path) -> None:
+    _cached_tool(tmp_path / "c", "kind")
+    _cached_tool(tmp_path / "c", "kubectl")
+    res = _bundle(upstream_dir, tmp_path, "--tools")
+    assert res.exit_code == 3
+    assert f"helm {load_lock().tools['helm'].version} is not in the cache" in res.stderr

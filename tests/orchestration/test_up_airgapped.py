@@ -339,3 +339,61 @@ def test_render_failure_only_skips_prepull_unless_the_bundle_carries_images(
     assert any(e.step == "images" and e.message.startswith("pre-pull skipped: ") for e in rec.events)
     # up went on without the pre-pull (here the components' own render works: only the listing broke)
     assert res.run is not None and res.run.ok and res.prepull is None
+
+
+def _bundle_tool(bundle: Path, tool: str, source: Path) -> Path:
+    """``bundle --tools``'s layout: tools/<tool>/<pinned>/<os>-<arch>/<tool> and its digest beside it."""
+    from platformctl.drivers.sources import sha256_file
+    from platformctl.drivers.tools import platform_key
+    from platformctl.plan.lock import load_lock
+
+    d = bundle / "tools" / tool / load_lock().tools[tool].version / platform_key()
+    d.mkdir(parents=True)
+    (d / tool).write_bytes(source.read_bytes())
+    (d / tool).chmod(0o755)
+    (d / f"{tool}.sha256").write_text(sha256_file(d / tool) + "\n", encoding="utf-8")
+    return d / tool
+
+
+def test_up_uses_the_kind_binary_the_bundle_carries(
+    kind_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platformctl.drivers.tools import ToolResolver
+    from platformctl.plan.lock import load_lock
+
+    bundle = tmp_path / "bundle"
+    make_bundle(bundle)
+    bundled = _bundle_tool(bundle, "kind", FAKE_KIND)
+    # No kind anywhere but in the bundle: not $PLATFORMCTL_KIND, not on PATH, not in the cache.
+    monkeypatch.delenv("PLATFORMCTL_KIND")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PLATFORMCTL_CACHE_DIR", str(cache))
+    with docker_registry(tmp_path / "bundle-registry") as address:
+        engine = RecordingEngine(int(address.rsplit(":", 1)[1]), kind_env)
+        monkeypatch.setattr(up_images, "_engine", lambda: engine)
+        rec = RecordingReporter()
+        res = up(SPEC, options(bundle), reporter=rec)
+        assert res.run is not None and res.run.ok
+    assert any(a[:2] == ["create", "cluster"] for a in calls(kind_env))  # the bundled kind ran
+    resolver = ToolResolver(load_lock(), cache_dir=cache, env={"PATH": "/usr/bin:/bin"})
+    assert resolver.cache_binary("kind").read_bytes() == bundled.read_bytes()
+    assert resolver.detect("kind").source == "cache"
+    assert any("kind v0.30.0 from the bundle" in e.message for e in rec.events)
+
+
+def test_a_tampered_bundled_tool_is_refused_before_anything_runs(
+    kind_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(up_images, "_engine", RefusingEngine)
+    bundle = tmp_path / "bundle"
+    make_bundle(bundle)
+    bundled = _bundle_tool(bundle, "kind", FAKE_KIND)
+    bundled.write_bytes(bundled.read_bytes() + b"\n# changed\n")
+    monkeypatch.setenv("PLATFORMCTL_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(IntegrityError) as info:
+        up(SPEC, options(bundle))
+    assert info.value.exit_code == 3
+    assert "tools/kind/" in info.value.message and "sha256" in info.value.message
+    assert calls(kind_env) == []  # not even `kind version`
+    assert not (tmp_path / "cache" / "tools").exists()
