@@ -140,6 +140,13 @@ def bundle(
     from platformctl.usecases.bundle import create_bundle, verify_bundle
 
     output.reset_consoles()
+    if tools and (component or verify):
+        from platformctl.errors import UsageError
+
+        flag = "--component" if component else "--verify"
+        raise UsageError(
+            f"--tools: not with {flag} (a bundle carries its tools as a whole; --verify checks any it has)"
+        )
     # Per-file failures are in the table and the error details: do not print them twice.
     reporter = StderrReporter(quiet_finish=True, quiet_fail=True)
     if verify:

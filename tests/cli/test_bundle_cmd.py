@@ -305,3 +305,10 @@ def test_bundle_tools_without_a_cached_binary_names_it(upstream_dir: Path, tmp_p
     res = _bundle(upstream_dir, tmp_path, "--tools")
     assert res.exit_code == 3
     assert f"helm {load_lock().tools['helm'].version} is not in the cache" in res.stderr
+
+
+def test_bundle_tools_is_refused_with_component_or_verify(tmp_path: Path) -> None:
+    for extra in (["-c", "istio"], ["--verify"]):
+        res = run(["bundle", str(tmp_path / "b"), "--tools", *extra])
+        assert res.exit_code == 2 and "--tools: not with" in res.stderr
+    assert not (tmp_path / "b").exists()
