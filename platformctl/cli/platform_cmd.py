@@ -217,16 +217,15 @@ def down(
     cluster."""
     from platformctl.cli.context import command_context
     from platformctl.cli.progress import ProgressView
-    from platformctl.usecases.down import down as down_usecase
+    from platformctl.usecases.down import down_command
 
     output.reset_consoles()  # Typer's test runner swaps sys.stdout/sys.stderr per invocation
     spec = load_spec_from_ctx(ctx, sets=sets)
-    g = global_options(ctx)
     from platformctl.providers import manages_cluster
 
     # Deleting a cluster platformctl created needs no prompt; pruning a shared cluster does.
     confirmed = yes or manages_cluster(spec.cluster.provider)
-    cctx = command_context(ctx, spec)
+    cctx = command_context(ctx, spec, force=force)
     asked = not confirmed
     if asked:
         # Connect first so that the question names the cluster that would be pruned. Declined → exit 1;
@@ -240,15 +239,7 @@ def down(
         )
         confirmed = True
     with ProgressView(output.err) as view:
-        result = down_usecase(
-            spec,
-            confirmed=confirmed,
-            force=force,
-            kubeconfig=g.kubeconfig,
-            context=g.context,
-            reporter=view,
-            connect=(lambda kubeconfig, context, reporter: cctx.engine) if asked else None,
-        )
+        result = down_command(cctx, confirmed=confirmed, reporter=view)
     if manages_cluster(result.provider):
         output.info(
             f"deleted {result.provider} cluster {result.target}"

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from platformctl.drivers.kube.engine import Engine
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
+    from platformctl.usecases.context import CommandContext
 
 
 @dataclass
@@ -100,3 +101,22 @@ def down(
     if leftovers:
         result.pruned["(other)"] = leftovers
     return result
+
+
+def down_command(
+    cctx: CommandContext, *, confirmed: bool, reporter: Reporter | None = None, timeout: float | None = None
+) -> DownResult:
+    """``platformctl down`` with the per-command context: the spec, --kubeconfig, --context and --force
+    come from ``cctx``, and an existing cluster is pruned through ``cctx.engine`` (connected once: the
+    cluster a confirmation question named is the one pruned). ``reporter`` overrides ``cctx.reporter``
+    (the CLI asks its question before its progress view starts)."""
+    return down(
+        cctx.spec,
+        confirmed=confirmed,
+        force=cctx.force,
+        kubeconfig=cctx.kubeconfig,
+        context=cctx.context,
+        reporter=reporter or cctx.reporter,
+        connect=lambda kubeconfig, context, rep: cctx.engine,
+        timeout=timeout,
+    )

@@ -165,3 +165,29 @@ def test_up_and_render_take_the_per_command_context(toys: dict[str, ToyComponent
 
     rendered = render_command(cctx, only=("istio",))
     assert [c.name for c in rendered.components] == ["istio"]
+
+
+def test_down_takes_the_per_command_context(toys: dict[str, ToyComponent]) -> None:
+    """down_command prunes through the context's engine (connected once, with the context's cluster
+    selection): the cluster a confirmation question named is the one pruned."""
+    from platformctl.usecases.context import CommandContext
+    from platformctl.usecases.down import down_command
+
+    engine = ToyEngine()
+    up(SPEC, UpOptions(), connect=connector(engine))
+    assert engine.store
+    seen: list[tuple[str | None, str | None]] = []
+
+    def connect(kubeconfig: str | None, context: str | None, reporter: Any) -> Any:
+        seen.append((kubeconfig, context))
+        return engine
+
+    rec = RecordingReporter()
+    cctx = CommandContext(SPEC, kubeconfig="/k", context="ctx", connect=connect)
+    with pytest.raises(SafetyError, match="--yes"):
+        down_command(cctx, confirmed=False)
+    assert engine.store  # refused: nothing pruned
+    res = down_command(cctx, confirmed=True, reporter=rec)
+    assert engine.store == {} and sum(res.pruned.values()) == len(COMPONENTS)
+    assert seen == [("/k", "ctx")]  # one connection, the context's
+    assert ("finish", "istio") in [(e.kind, e.step) for e in rec.events]
