@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from platformctl.errors import IntegrityError, SourceError
 
@@ -45,6 +45,7 @@ ACCEPT = ", ".join([OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST])
 DOCKER_HUB = "docker.io"
 # Docker Hub's registry API host (distribution docs/content/recipes/mirror.md: proxy.remoteurl).
 API_HOSTS: dict[str, str] = {DOCKER_HUB: "registry-1.docker.io"}
+Pinning = Literal["digest", "tag", "unpinned"]
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 CHUNK = 1 << 20
 
@@ -62,6 +63,15 @@ class Reference:
     def reference(self) -> str:
         """What goes after ``/manifests/``: the digest when pinned, else the tag."""
         return self.digest or self.tag or "latest"
+
+    @property
+    def pinning(self) -> Pinning:
+        """How firmly the reference names one image: a digest, a tag other than ``latest``, or not."""
+        if self.digest:
+            return "digest"
+        if self.tag and self.tag != "latest":
+            return "tag"
+        return "unpinned"
 
     def __str__(self) -> str:
         out = f"{self.registry}/{self.repository}"

@@ -32,59 +32,29 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from platformctl import reporting
+from platformctl.drivers.registry import Pinning, Reference, parse_reference
 
 if TYPE_CHECKING:
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
     from platformctl.usecases.render import RenderedComponent, SourceOptions
 
-Pinning = Literal["digest", "tag", "unpinned"]
 
-DEFAULT_REGISTRY = "docker.io"
 # The kinds whose pod template lives at spec.template.spec (apps/v1, batch/v1, serving.knative.dev/v1).
 _TEMPLATED = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
 ISTIO_AUTO_IMAGE = "auto"  # istio/istio gateway chart: the injector replaces it with the proxy image
 
 
-@dataclass(frozen=True)
-class ImageRef:
-    """A parsed image reference (the docker reference grammar, distribution/reference)."""
-
-    registry: str
-    repository: str
-    tag: str | None
-    digest: str | None
-
-    @property
-    def pinning(self) -> Pinning:
-        if self.digest:
-            return "digest"
-        if self.tag and self.tag != "latest":
-            return "tag"
-        return "unpinned"
+# One parser of the docker reference grammar for the whole package: drivers/registry.py's.
+ImageRef = Reference
 
 
 def parse_image(image: str) -> ImageRef:
-    """``[registry/]repo[:tag][@sha256:…]``. The first path part is a registry when it has a ``.`` or
-    ``:`` or is ``localhost`` (distribution/reference normalize.go); otherwise Docker Hub, where a
-    one-part name lives under ``library/``."""
-    rest, _, digest = image.partition("@")
-    name, tag = rest, None
-    slash = rest.rfind("/")
-    colon = rest.rfind(":")
-    if colon > slash:
-        name, tag = rest[:colon], rest[colon + 1 :]
-    first, sep, remainder = name.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        registry, repository = first, remainder
-    else:
-        registry, repository = DEFAULT_REGISTRY, name
-        if "/" not in repository:
-            repository = f"library/{repository}"
-    return ImageRef(registry=registry, repository=repository, tag=tag or None, digest=digest or None)
+    """``[registry/]repo[:tag][@sha256:…]`` (drivers/registry.py ``parse_reference``)."""
+    return parse_reference(image)
 
 
 def canonical(image: str) -> str:

@@ -38,6 +38,7 @@ from platformctl.usecases.up import UpOptions, up
 from tests.fakeapi import FakeApiServer
 from tests.support.cli_main import run_main
 from tests.support.docker_env import DockerDaemon, static_busybox
+from tests.support.docker_registry import docker_registry
 
 FAKE_KIND = Path(__file__).resolve().parents[1] / "fakebin" / "kind"
 REGISTRY = "/usr/bin/docker-registry"
@@ -73,34 +74,8 @@ def _busybox_context(tmp: Path, dockerfile: str, extra: dict[str, str] | None = 
 @pytest.fixture
 def local_registry(tmp_path: Path) -> Iterator[str]:
     """``docker-registry serve`` on 127.0.0.1:<free port> with storage in tmp_path; yields host:port."""
-    if not Path(REGISTRY).is_file():
-        pytest.skip("docker-registry not installed (Debian: apt-get install docker-registry)")
-    port = _free_port()
-    cfg = tmp_path / "registry.yml"
-    cfg.write_text(
-        "version: 0.1\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'registry-data'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    proc = subprocess.Popen(
-        [REGISTRY, "serve", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail(f"docker-registry did not answer on 127.0.0.1:{port} within 20s")
-            time.sleep(0.2)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with docker_registry(tmp_path / "registry-data") as address:
+        yield address
 
 
 def test_bundle_images_from_a_local_registry_then_verify_and_tamper(
