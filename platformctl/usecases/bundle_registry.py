@@ -35,12 +35,12 @@ from platformctl.drivers.registry import INDEX_TYPES, Manifest, parse_reference
 from platformctl.errors import ClusterError, SourceError
 from platformctl.usecases.bundle_images import BundledImage, blob_path, host_platforms
 from platformctl.usecases.registry_cache import (
-    HOSTS_DIR,
     LABEL,
     NETWORK,
     PORT,
     REGISTRY_IMAGE,
     CacheRegistry,
+    write_hosts_toml,
 )
 
 if TYPE_CHECKING:
@@ -232,13 +232,4 @@ def configure_nodes(docker: Engine, nodes: Sequence[str], upstreams: Sequence[st
     docker.connect_network(NETWORK, NAME)
     for node in nodes:
         for upstream in sorted(set(upstreams)):
-            directory = f"{HOSTS_DIR}/{upstream}"
-            text = hosts_toml(upstream)
-            if "'" in text or "'" in directory:  # never build a broken shell line
-                raise ClusterError(f"bundle registry: unexpected quote in the config for {upstream}")
-            code, out = docker.exec(
-                node,
-                ["sh", "-c", f"mkdir -p '{directory}' && printf '%s' '{text}' > '{directory}/hosts.toml'"],
-            )
-            if code != 0:
-                raise ClusterError(f"could not point node {node} at the bundle registry: {out.strip()}")
+            write_hosts_toml(docker, node, upstream, hosts_toml(upstream), what="bundle registry")

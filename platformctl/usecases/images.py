@@ -59,13 +59,7 @@ def parse_image(image: str) -> ImageRef:
 
 def canonical(image: str) -> str:
     """The fully qualified name containerd stores (``redis:7`` → ``docker.io/library/redis:7``)."""
-    ref = parse_image(image)
-    out = f"{ref.registry}/{ref.repository}"
-    if ref.tag:
-        out += f":{ref.tag}"
-    if ref.digest:
-        out += f"@{ref.digest}"
-    return out
+    return str(parse_image(image))
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,12 @@ def caches_for(registries: Iterable[str]) -> list[CacheRegistry]:
     return [CacheRegistry(r) for r in sorted(set(registries))]
 
 
+class NodeExec(Protocol):
+    """Running a command in a kind node (drivers/docker.py EngineClient.exec)."""
+
+    def exec(self, container: str, cmd: list[str]) -> tuple[int, str]: ...
+
+
 class Engine(Protocol):
     """What the cache needs from Docker (drivers/docker.py EngineClient)."""
 
@@ -182,20 +188,24 @@ def ensure_caches(
     return problems
 
 
+def write_hosts_toml(docker: NodeExec, node: str, upstream: str, text: str, *, what: str) -> None:
+    """``<HOSTS_DIR>/<upstream>/hosts.toml`` in kind node ``node`` (containerd reads the directory on
+    each pull). ``what`` names the mirror in errors ("registry cache", "bundle registry")."""
+    directory = f"{HOSTS_DIR}/{upstream}"
+    if "'" in text or "'" in directory:  # cannot happen with validated names; never build a broken shell line
+        raise ClusterError(f"{what} {upstream}: unexpected quote in hosts.toml")
+    code, out = docker.exec(
+        node, ["sh", "-c", f"mkdir -p '{directory}' && printf '%s' '{text}' > '{directory}/hosts.toml'"]
+    )
+    if code != 0:
+        raise ClusterError(f"could not point node {node} at the {what} for {upstream}: {out.strip()}")
+
+
 def configure_nodes(docker: Engine, nodes: Sequence[str], caches: Sequence[CacheRegistry]) -> None:
-    """Write each cache's hosts.toml into every node (containerd reads the directory on each pull)."""
+    """Write each cache's hosts.toml into every node."""
     for node in nodes:
         for cache in caches:
-            directory = f"{HOSTS_DIR}/{cache.upstream}"
-            text = cache.hosts_toml()
-            if "'" in text:  # cannot happen with validated names; never build a broken shell line
-                raise ClusterError(f"registry cache {cache.upstream}: unexpected quote in hosts.toml")
-            code, out = docker.exec(
-                node,
-                ["sh", "-c", f"mkdir -p '{directory}' && printf '%s' '{text}' > '{directory}/hosts.toml'"],
-            )
-            if code != 0:
-                raise ClusterError(f"could not configure the registry cache in node {node}: {out.strip()}")
+            write_hosts_toml(docker, node, cache.upstream, cache.hosts_toml(), what="registry cache")
 
 
 def _expvar_hits(docker: Engine, container: str) -> tuple[int | None, int | None]:
