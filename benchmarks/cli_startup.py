@@ -59,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     env = dict(os.environ, COLUMNS="100", NO_COLOR="1")
+    # As a user runs it: pip compiles .pyc files at install time (and an editable install writes them on
+    # first use). With PYTHONDONTWRITEBYTECODE set (CI images, some sandboxes) every start-up would
+    # recompile the modules that lack one, which measures the compiler, not platformctl.
+    if env.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
+        print("PYTHONDONTWRITEBYTECODE unset for the measured commands (.pyc files as installed)")
     commands: dict[str, list[str]] = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "platformctl --help": [sys.executable, "-m", "platformctl", "--help"],

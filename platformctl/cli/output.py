@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -68,6 +67,8 @@ def emit_data(
     """Print ``data`` as JSON/YAML to stdout, or the ``table`` when fmt is table or wide. A ``table``
     taking one argument is told whether -o wide was asked for."""
     if fmt is OutputFormat.json:
+        import json  # here, not at the top: `--help` never prints JSON (benchmarks/cli_startup.py)
+
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
     elif fmt is OutputFormat.yaml:
         import yaml
@@ -80,6 +81,8 @@ def emit_data(
         renderable = table(wide) if inspect.signature(table).parameters else table()  # type: ignore[call-arg]
         _console("out").print(renderable)
     else:
+        import json
+
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     sys.stdout.flush()
 
