@@ -451,3 +451,86 @@ def test_bundle_registry_container_starts_from_the_bundle_on_a_loopback_port(
         _docker(docker_daemon, "rmi", "-f", br.LOCAL_TAG, check=False)
         if image_id:
             _docker(docker_daemon, "rmi", "-f", image_id, check=False)
+
+
+def _registry_program_context(tmp: Path, run: str) -> Path:
+    """A registry image built FROM scratch around Debian's docker-registry (distribution 2.8, the same
+    program the pinned registry image runs) and the C library it links, laid out as the registry image
+    is (distribution/distribution-library-image Dockerfile.noarch: /bin/registry, the config at
+    /etc/docker/registry/config.yml, storage in /var/lib/registry, port 5000; `registry serve`)."""
+    libs = [Path("/lib/x86_64-linux-gnu/libc.so.6"), Path("/lib64/ld-linux-x86-64.so.2")]
+    if not Path(REGISTRY).is_file() or not all(p.exists() for p in libs):
+        pytest.skip("needs Debian's docker-registry and an x86-64 glibc to build the registry image")
+    tmp.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REGISTRY, tmp / "registry")
+    shutil.copy(libs[0].resolve(), tmp / "libc.so.6")
+    shutil.copy(libs[1].resolve(), tmp / "ld-linux-x86-64.so.2")
+    (tmp / "config.yml").write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        "storage:\n  filesystem:\n    rootdirectory: /var/lib/registry\n"
+        "http:\n  addr: :5000\n"
+    )
+    (tmp / "Dockerfile").write_text(
+        "FROM scratch\n"
+        "COPY registry /bin/registry\n"
+        "COPY libc.so.6 /lib/x86_64-linux-gnu/libc.so.6\n"
+        "COPY ld-linux-x86-64.so.2 /lib64/ld-linux-x86-64.so.2\n"
+        "COPY config.yml /etc/docker/registry/config.yml\n"
+        f"LABEL run={run}\n"
+        'ENTRYPOINT ["/bin/registry"]\n'
+        'CMD ["serve", "/etc/docker/registry/config.yml"]\n'
+    )
+    return tmp
+
+
+def test_the_bundle_registry_container_serves_the_pushed_bundle_by_digest(
+    docker_daemon: DockerDaemon, local_registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole Docker side of an air-gapped ``up`` with a real registry program in the container:
+    the registry image and an application image come from the bundle; the container runs with
+    platformctl's configuration (its environment, volume and loopback port), ``push_bundle`` pushes the
+    application image into it, and it serves the bundled manifest bytes under the upstream's prefix
+    (the digest the Kubernetes manifests pin)."""
+    from platformctl.drivers.docker import EngineClient
+    from platformctl.drivers.registry import RegistryClient, parse_reference
+    from platformctl.usecases import bundle_registry as br
+    from platformctl.usecases.bundle_images import read_manifest, save_images
+
+    run = uuid.uuid4().hex[:8]
+    registry_ref = f"{local_registry}/pctl-test/registry:{run}"
+    _docker(
+        docker_daemon, "build", "-q", "-t", registry_ref, str(_registry_program_context(tmp_path / "r", run))
+    )
+    app = _busybox_context(tmp_path / "app", f"FROM scratch\nCOPY busybox /bin/busybox\nLABEL run={run}\n")
+    app_ref = f"{local_registry}/pctl-test/app:{run}"
+    _docker(docker_daemon, "build", "-q", "-t", app_ref, str(app))
+    for ref in (registry_ref, app_ref):
+        _docker(docker_daemon, "push", ref)
+        _docker(docker_daemon, "rmi", ref)
+    bundle = tmp_path / "bundle"
+    with RegistryClient() as client:
+        assert all(r.good for r in save_images(bundle, [registry_ref, app_ref], client))
+    entries = read_manifest(bundle) or {}
+    name = f"pctl-test-bundle-{run}"
+    monkeypatch.setattr(br, "NAME", name)
+    monkeypatch.setattr(br, "VOLUME", name)
+    engine = EngineClient()
+    image_id = ""
+    try:
+        address = br.start_registry(engine, bundle, entries[registry_ref])
+        image_id = br.docker_archive(bundle, entries[registry_ref], tmp_path / "again.tar")
+        with RegistryClient() as client:
+            client.wait_ready(address, timeout=30)
+            uploaded = br.push_bundle(bundle, [entries[app_ref]], client, address)
+            assert uploaded >= 2  # the config and the layer
+            served = client.manifest(parse_reference(f"{address}/{br.target_repository(app_ref)}:{run}"))
+            assert served.digest == entries[app_ref].digest
+            # A second push finds every blob there already.
+            assert br.push_bundle(bundle, [entries[app_ref]], client, address) == 0
+    finally:
+        _docker(docker_daemon, "rm", "-f", name, check=False)
+        _docker(docker_daemon, "volume", "rm", "-f", name, check=False)
+        _docker(docker_daemon, "rmi", "-f", br.LOCAL_TAG, check=False)
+        if image_id:
+            _docker(docker_daemon, "rmi", "-f", image_id, check=False)
