@@ -40,13 +40,6 @@ def kind_cluster(binary: Path | None = None, *, allow_download: bool = False) ->
     return KindProvider(ProviderOptions(binary=binary, allow_download=allow_download)).cluster()
 
 
-def kind_kubeconfig(spec: PlatformSpec, kubeconfig: str | None) -> Path:
-    """The file kind's context goes to (providers/kind.kubeconfig_path)."""
-    from platformctl.providers.kind import kubeconfig_path
-
-    return kubeconfig_path(spec, kubeconfig, f"kind-{spec.cluster.name}")
-
-
 def kubeconfig_contexts(kubeconfig: str | None) -> list[str]:
     """Context names of ``kubeconfig`` (one file), else of the merged $KUBECONFIG chain (completion)."""
     from platformctl.drivers.kubeconfig import kubeconfig_chain, merge_chain
@@ -54,12 +47,6 @@ def kubeconfig_contexts(kubeconfig: str | None) -> list[str]:
     chain = [Path(kubeconfig).expanduser()] if kubeconfig else kubeconfig_chain()
     merged, _ = merge_chain(chain)
     return [str(c["name"]) for c in merged["contexts"]]
-
-
-def existing_target(spec: PlatformSpec, kubeconfig: str | None, context: str | None) -> ClusterInfo:
-    from platformctl.providers.existing import ExistingProvider
-
-    return ExistingProvider(ProviderOptions(kubeconfig=kubeconfig, context=context)).target(spec)
 
 
 def reachable_target(
@@ -112,24 +99,3 @@ def dry_run_target(
         registry_cache=_cache(spec),  # part of kind's config: a changed cache setting is drift
     )
     return providers.create(spec, opts).dry_run(spec)
-
-
-def ensure_cluster(
-    spec: PlatformSpec,
-    kubeconfig: str | None,
-    context: str | None,
-    *,
-    force: bool,
-    reporter: Reporter,
-    allow_download: bool = True,
-) -> ClusterInfo:
-    """Create the cluster or reuse the one platformctl created (existing: just the target)."""
-    opts = ProviderOptions(
-        kubeconfig=kubeconfig,
-        context=context,
-        force=force,
-        allow_download=allow_download,
-        reporter=reporter,
-        registry_cache=_cache(spec),  # issue 11: containerd config_path for the registry caches
-    )
-    return providers.create(spec, opts).ensure(spec)

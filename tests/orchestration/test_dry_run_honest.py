@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from platformctl.plan.spec import PlatformSpec
-from platformctl.reporting import NullReporter
-from platformctl.usecases import cluster as cluster_mod
+from platformctl.providers import ProviderOptions
 from tests.support.cli_main import run_main
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -48,9 +47,11 @@ def test_changed_kind_config_fails_the_dry_run_like_up(
 ) -> None:
     for key, value in kind_env.items():
         monkeypatch.setenv(key, value)
-    cluster_mod.ensure_cluster(
-        PlatformSpec(), None, None, force=False, reporter=NullReporter(), allow_download=False
-    )
+    from platformctl.providers.kind import KindProvider
+    from platformctl.usecases.up_images import cache_enabled
+
+    spec = PlatformSpec()  # the cluster `up` creates (registry caches on by default for kind)
+    KindProvider(ProviderOptions(allow_download=False, registry_cache=cache_enabled(spec))).ensure(spec)
     # Regression: exited 0 ("rendering only") while `up` exits 5.
     # the cluster checks (preflight's sources/Docker/ports checks are compared below and in test_preflight)
     dry = run_main(["up", "--dry-run", *NO_PRE, "--set", "cluster.http_port=8080"], env=kind_env)
