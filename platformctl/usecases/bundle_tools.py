@@ -50,6 +50,24 @@ def _verified_cache_binary(resolver: ToolResolver, tool: str) -> Path:
     return resolver.download(tool)
 
 
+def _copy_binary(src: Path, dest: Path, sha256: str) -> None:
+    """``src`` to ``dest`` (mode 0755) through a temp file beside it, with ``sha256`` in
+    ``<dest>.sha256``: the digest first, then the binary, so a crash in between leaves no entry that
+    passes the digest check. IntegrityError when the copied bytes are not ``sha256``."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp_name)
+        os.chmod(tmp_name, 0o755)
+        if sha256_file(Path(tmp_name)) != sha256:
+            raise IntegrityError(f"{src} changed while it was copied to {dest}")
+        dest.with_name(dest.name + ".sha256").write_text(sha256 + "\n", encoding="utf-8")
+        os.replace(tmp_name, dest)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
 def check_tool(directory: Path, path: str) -> BundleFile:
     """One bundled binary against the digest recorded beside it (``<tool>.sha256``)."""
     binary = directory / path
@@ -86,17 +104,7 @@ def add_tools(
             continue
         try:
             src = _verified_cache_binary(resolver, tool)
-            dest = directory / path
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
-            os.close(fd)
-            try:
-                shutil.copyfile(src, tmp_name)
-                os.chmod(tmp_name, 0o755)
-                os.replace(tmp_name, dest)
-            finally:
-                Path(tmp_name).unlink(missing_ok=True)
-            dest.with_name(dest.name + ".sha256").write_text(sha256_file(src) + "\n", encoding="utf-8")
+            _copy_binary(src, directory / path, sha256_file(src))
             final = check_tool(directory, path)
             out.append(replace(final, status="added") if final.good else final)
             reporting.finish(rep, f"bundle {path}", "added")
@@ -143,21 +151,7 @@ def seed_cache(directory: Path, resolver: ToolResolver, reporter: Reporter | Non
         if resolver.cache_ok(target):
             continue
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=target.parent)
-            os.close(fd)
-            try:
-                shutil.copyfile(directory / path, tmp_name)
-                os.chmod(tmp_name, 0o755)
-                if sha256_file(Path(tmp_name)) != checked.expected_sha256:
-                    raise IntegrityError(f"bundle {directory}: {path} changed while it was copied")
-                # The digest first, then the binary: a crash in between leaves no usable entry.
-                target.with_name(target.name + ".sha256").write_text(
-                    checked.expected_sha256 + "\n", encoding="utf-8"
-                )
-                os.replace(tmp_name, target)
-            finally:
-                Path(tmp_name).unlink(missing_ok=True)
+            _copy_binary(directory / path, target, checked.expected_sha256)
         except OSError as exc:
             raise UsageError(
                 f"tool cache {target.parent}: cannot write there ({exc.strerror or exc}); "
