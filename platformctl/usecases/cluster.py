@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from platformctl.drivers.kind import KindCluster
     from platformctl.plan.spec import PlatformSpec
     from platformctl.reporting import Reporter
+    from platformctl.usecases.render import SourceOptions
 
 # The target a command connects to (the name predates providers/).
 ClusterInfo = Target
@@ -72,30 +73,27 @@ def reachable_target(
     return target.kubeconfig, target.context
 
 
-def _cache(spec: PlatformSpec) -> bool:
-    from platformctl.usecases.up_images import cache_enabled
-
-    return cache_enabled(spec)
-
-
 def dry_run_target(
     spec: PlatformSpec,
     kubeconfig: str | None,
     context: str | None,
     *,
     force: bool,
-    allow_download: bool,
+    sources: SourceOptions,
 ) -> tuple[ClusterInfo | None, str]:
     """Where ``up --dry-run`` checks its plan: the provider's ``dry_run`` makes every check ``ensure``
     makes before it changes anything and raises what ``up`` would raise (context mismatch, a cluster or
     kubeconfig entry platformctl did not create, a changed config, no binary without downloads).
 
     Returns (the cluster to dry-run against, "") or (None, why there is none yet: render only)."""
+    from platformctl.usecases.up_images import hosts_dir_enabled
+
     opts = ProviderOptions(
         kubeconfig=kubeconfig,
         context=context,
         force=force,
-        allow_download=allow_download,
-        registry_cache=_cache(spec),  # part of kind's config: a changed cache setting is drift
+        allow_download=sources.allow_download,
+        # part of kind's config: a changed setting is drift; the same answer `up` uses
+        registry_cache=hosts_dir_enabled(spec, sources),
     )
     return providers.create(spec, opts).dry_run(spec)

@@ -359,7 +359,7 @@ def up(
             options.kubeconfig,
             options.context,
             force=options.force,
-            allow_download=options.sources.allow_download,
+            sources=options.sources,
         )
         if target is None:
             rendered = render(spec, plan=plan, sources=options.sources, reporter=rep, lock=lock)
@@ -382,7 +382,7 @@ def up(
         images = None
     else:
         from platformctl import providers
-        from platformctl.usecases.up_images import cache_enabled, plan_images
+        from platformctl.usecases.up_images import hosts_dir_enabled, plan_images
 
         # issue 11: before the cluster is touched, so a bundle lacking an image changes nothing.
         images = plan_images(spec, plan, options.sources, prepull=options.prepull, reporter=base)
@@ -399,7 +399,7 @@ def up(
                 allow_download=options.sources.allow_download,
                 reporter=base,
                 # containerd's hosts.toml directory: for the caches, or for the bundle registry
-                registry_cache=cache_enabled(spec) or bool(images is not None and images.bundled),
+                registry_cache=hosts_dir_enabled(spec, options.sources),
                 node_image_source=images.node_image_source if images is not None else None,
             ),
         )

@@ -60,6 +60,19 @@ def cache_enabled(spec: PlatformSpec) -> bool:
     return True if spec.cluster.registry_cache is None else spec.cluster.registry_cache
 
 
+def hosts_dir_enabled(spec: PlatformSpec, sources: SourceOptions) -> bool:
+    """Whether kind's nodes get containerd's registry host directory (``config_path``, part of the kind
+    config and so of its drift check): for the registry caches, or for the bundle registry when
+    ``--manifests-dir`` holds images. ``up`` and ``up --dry-run`` ask this one question."""
+    from platformctl.usecases.bundle_images import MANIFEST
+
+    bundle = sources.manifests_dir
+    serves_bundle = (
+        bundle is not None and docker_nodes(spec.cluster.provider) and (bundle / MANIFEST).is_file()
+    )
+    return cache_enabled(spec) or serves_bundle
+
+
 def wants_prepull(spec: PlatformSpec, prepull: bool | None) -> bool:
     """``--prepull/--no-prepull``; by default on for kind (platformctl owns the node), off otherwise."""
     return docker_nodes(spec.cluster.provider) if prepull is None else prepull

@@ -397,3 +397,16 @@ def test_a_tampered_bundled_tool_is_refused_before_anything_runs(
     assert "tools/kind/" in info.value.message and "sha256" in info.value.message
     assert calls(kind_env) == []  # not even `kind version`
     assert not (tmp_path / "cache" / "tools").exists()
+
+
+def test_up_and_its_dry_run_give_kind_the_same_registry_host_directory(tmp_path: Path) -> None:
+    """``config_path`` is part of kind's config (its drift check): a bundle with images turns it on even
+    with the caches off, for ``up`` and ``up --dry-run`` alike (both ask hosts_dir_enabled)."""
+    no_cache = SPEC.model_copy(update={"cluster": SPEC.cluster.model_copy(update={"registry_cache": False})})
+    bundle = tmp_path / "bundle"
+    plain = SourceOptions(manifests_dir=bundle, allow_download=False)
+    assert not up_images.hosts_dir_enabled(no_cache, plain)  # no images in the bundle
+    make_bundle(bundle)
+    assert up_images.hosts_dir_enabled(no_cache, plain)
+    existing = PlatformSpec.model_validate({"cluster": {"provider": "existing"}, "domain": "example.com"})
+    assert not up_images.hosts_dir_enabled(existing, plain)  # no nodes of ours to configure
