@@ -29,6 +29,7 @@ from tests.support.binaries import real_binary
 from tests.support.charts import real_charts_dir
 from tests.support.cli_main import run_main
 from tests.support.fake_docker import fake_docker
+from tests.support.fake_kind import use_fake_kind
 
 TESTS = Path(__file__).resolve().parents[1]
 FAKE_KIND = TESTS / "fakebin" / "kind"
@@ -203,14 +204,7 @@ def test_complete_bundle_needs_nothing(
 # -- kind ---------------------------------------------------------------------------------------------
 @pytest.fixture
 def kind_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_api: FakeApiServer) -> Iterator[Path]:
-    kc = tmp_path / "fake-kind-kubeconfig"
-    kc.write_text(fake_api.kubeconfig_text(context="kind-platform"))
-    state = tmp_path / "kind"
-    monkeypatch.setenv("PLATFORMCTL_KIND", str(FAKE_KIND))
-    monkeypatch.setenv("FAKE_KIND_STATE", str(state))
-    monkeypatch.setenv("FAKE_KIND_KUBECONFIG", str(kc))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kube" / "config"))
+    state = use_fake_kind(tmp_path, monkeypatch, fake_api)
     yield state
 
 

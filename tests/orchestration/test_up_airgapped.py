@@ -40,8 +40,8 @@ from platformctl.usecases.up import UpOptions, up
 from tests.fakeapi import FakeApiServer
 from tests.support.cli_main import run_main
 from tests.support.docker_registry import docker_registry, layer
+from tests.support.fake_kind import FAKE_KIND, use_fake_kind
 
-FAKE_KIND = Path(__file__).resolve().parents[1] / "fakebin" / "kind"
 INFRA_IMAGES = ("redis:7.2.5", "postgres:16.0", "apache/kafka:3.8.0")  # workloads.py INFRA_IMAGES
 TEST_REGISTRY_IMAGE = "registry:bundle-test"
 SPEC = PlatformSpec.model_validate({"components": {n: {"enabled": n == "infra"} for n in COMPONENTS}})
@@ -49,14 +49,7 @@ SPEC = PlatformSpec.model_validate({"components": {n: {"enabled": n == "infra"} 
 
 @pytest.fixture
 def kind_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_api: FakeApiServer) -> Iterator[Path]:
-    kc = tmp_path / "fake-kind-kubeconfig"
-    kc.write_text(fake_api.kubeconfig_text(context="kind-platform"))
-    state = tmp_path / "kind"
-    monkeypatch.setenv("PLATFORMCTL_KIND", str(FAKE_KIND))
-    monkeypatch.setenv("FAKE_KIND_STATE", str(state))
-    monkeypatch.setenv("FAKE_KIND_KUBECONFIG", str(kc))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kube" / "config"))
+    state = use_fake_kind(tmp_path, monkeypatch, fake_api)
     monkeypatch.setattr(registry_cache, "REGISTRY_IMAGE", TEST_REGISTRY_IMAGE)
     yield state
 

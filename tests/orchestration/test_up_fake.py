@@ -29,6 +29,7 @@ from tests.fakeapi import FakeApiServer
 from tests.support.binaries import real_binary
 from tests.support.charts import real_charts_dir
 from tests.support.fake_docker import fake_docker
+from tests.support.fake_kind import use_fake_kind
 
 pytestmark = pytest.mark.slow
 
@@ -307,14 +308,7 @@ def test_render_out_refuses_a_file_and_foreign_files_unless_forced(
 
 @pytest.fixture
 def kind_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_api: FakeApiServer) -> Iterator[Path]:
-    kc = tmp_path / "fake-kind-kubeconfig"
-    kc.write_text(fake_api.kubeconfig_text(context="kind-platform"))
-    state = tmp_path / "kind"
-    monkeypatch.setenv("PLATFORMCTL_KIND", str(FAKE_KIND))
-    monkeypatch.setenv("FAKE_KIND_STATE", str(state))
-    monkeypatch.setenv("FAKE_KIND_KUBECONFIG", str(kc))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kube" / "config"))
+    state = use_fake_kind(tmp_path, monkeypatch, fake_api)
     # Preflight talks to Docker: a stand-in whose "kind node" publishes 80/443, whatever the host runs.
     with fake_docker(published={80: "platform-control-plane", 443: "platform-control-plane"}) as docker:
         monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{docker.port}")
