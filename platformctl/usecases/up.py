@@ -325,9 +325,10 @@ def up(
     rep = ComponentTaggingReporter(base, plan.order)
     timeout = options.timeout or spec.timeouts.component
     checked = spec  # the spec preflight checks and renders for
-    if options.sources.manifests_dir is not None and not options.dry_run:
+    if options.sources.manifests_dir is not None:
         # Air-gapped: the bundle's pinned binaries (bundle --tools) into the tool cache, before preflight
-        # looks for kind/helm/minikube (a tampered one is refused here, exit 3).
+        # looks for kind/helm/minikube (a tampered one is refused here, exit 3). In a dry run too: it
+        # fills platformctl's own cache, as its source checks do, so it answers as `up` would.
         from platformctl.drivers.tools import ToolResolver
         from platformctl.plan.lock import load_lock
         from platformctl.usecases.bundle_tools import seed_cache

@@ -403,3 +403,27 @@ def test_up_and_its_dry_run_give_kind_the_same_registry_host_directory(tmp_path:
     assert up_images.hosts_dir_enabled(no_cache, plain)
     existing = PlatformSpec.model_validate({"cluster": {"provider": "existing"}, "domain": "example.com"})
     assert not up_images.hosts_dir_enabled(existing, plain)  # no nodes of ours to configure
+
+
+def test_the_dry_run_finds_the_bundled_kind_as_up_does(
+    kind_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``up --dry-run --manifests-dir`` seeds the tool cache too, so it answers as ``up`` would on a
+    machine whose only kind is the bundle's (and never starts the bundle registry)."""
+    from platformctl.drivers.tools import ToolResolver
+    from platformctl.plan.lock import load_lock
+
+    monkeypatch.setattr(up_images, "_engine", RefusingEngine)
+    bundle = tmp_path / "bundle"
+    make_bundle(bundle)
+    _bundle_tool(bundle, "kind", FAKE_KIND)
+    monkeypatch.delenv("PLATFORMCTL_KIND")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PLATFORMCTL_CACHE_DIR", str(cache))
+    opts = UpOptions(sources=SourceOptions(manifests_dir=bundle, allow_download=False), dry_run=True)
+    res = up(SPEC, opts)
+    assert res.mode == "render-only" and "does not exist yet" in res.render_reason
+    resolver = ToolResolver(load_lock(), cache_dir=cache, env={"PATH": "/usr/bin:/bin"})
+    assert resolver.detect("kind").source == "cache"
+    assert not any(a[:2] == ["create", "cluster"] for a in calls(kind_env))
